@@ -1,0 +1,303 @@
+//! Pieces both simulators share: the running server handle, the fault
+//! injector, the request log and the ground truth.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use roster_core::{Entitlement, Grant, Resource};
+use tokio::sync::oneshot;
+
+/// The exact resources, entitlements and grants a correct sync of a
+/// simulated organisation produces.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GroundTruth {
+    /// Every resource, in no particular order.
+    pub resources: Vec<Resource>,
+    /// Every entitlement.
+    pub entitlements: Vec<Entitlement>,
+    /// Every grant, each once.
+    pub grants: Vec<Grant>,
+}
+
+/// A simulator listening on `127.0.0.1`; shuts down when dropped.
+#[derive(Debug)]
+pub struct SimServer {
+    addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl SimServer {
+    /// Serves `router` on an ephemeral loopback port.
+    ///
+    /// # Panics
+    /// If no loopback port can be bound (the machine has no loopback).
+    pub async fn spawn(router: Router) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        Self {
+            addr,
+            shutdown: Some(tx),
+        }
+    }
+
+    /// The socket address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:<port>` (no trailing slash).
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for SimServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A failure a simulator can produce instead of (or inside) a normal answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Fault {
+    /// Answer with this 5xx status and a platform-shaped error body.
+    ServerError(u16),
+    /// Answer 429 with the platform's rate-limit headers and body.
+    RateLimited,
+    /// Send the headers and half the body, then abort the connection.
+    ConnectionReset,
+    /// Send a 200 whose JSON body is cut in half (complete HTTP message).
+    TruncatedJson,
+    /// Send a 200 whose body is not JSON at all.
+    MalformedJson,
+    /// Delay the answer by this long (to trip client timeouts).
+    Slow(Duration),
+    /// Answer 200 with a valid JSON body padded to at least this many bytes.
+    Oversized(usize),
+    /// Answer 401 as if the token had been revoked.
+    Unauthorized,
+    /// Answer 404 as if the resource had been deleted.
+    NotFound,
+    /// Return every row of the page twice.
+    DuplicateRows,
+    /// Before answering, insert a new record at the start of the listing
+    /// (users: a new user sorting first) so later pages shift.
+    ShiftPages,
+}
+
+/// When and where a [`Fault`] fires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaultRule {
+    /// Fires on requests whose path contains this text (`""` matches all).
+    pub path_contains: String,
+    /// Matching requests to let through before the first fault.
+    pub skip: u32,
+    /// How many matching requests get the fault (`u32::MAX` = forever).
+    pub times: u32,
+    /// What happens.
+    pub fault: Fault,
+}
+
+impl FaultRule {
+    /// `fault` on the first `times` requests whose path contains `path`.
+    pub fn new(path: &str, fault: Fault, times: u32) -> Self {
+        Self {
+            path_contains: path.to_owned(),
+            skip: 0,
+            times,
+            fault,
+        }
+    }
+    /// Lets `n` matching requests through first.
+    pub fn after(mut self, n: u32) -> Self {
+        self.skip = n;
+        self
+    }
+}
+
+/// The fault injector of one simulator. Cloning shares the rules.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    rules: Arc<Mutex<Vec<FaultRule>>>,
+}
+
+impl Faults {
+    /// Adds a rule.
+    pub fn add(&self, rule: FaultRule) {
+        self.rules.lock().expect("faults lock").push(rule);
+    }
+    /// Removes every rule.
+    pub fn clear(&self) {
+        self.rules.lock().expect("faults lock").clear();
+    }
+    /// The fault the request to `path` gets, if any (consumes one firing).
+    pub fn take(&self, path: &str) -> Option<Fault> {
+        let mut rules = self.rules.lock().expect("faults lock");
+        for rule in rules.iter_mut() {
+            if !path.contains(&rule.path_contains) {
+                continue;
+            }
+            if rule.skip > 0 {
+                rule.skip -= 1;
+                continue;
+            }
+            if rule.times > 0 {
+                if rule.times != u32::MAX {
+                    rule.times -= 1;
+                }
+                return Some(rule.fault.clone());
+            }
+        }
+        None
+    }
+}
+
+/// One request as the simulator saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedRequest {
+    /// Milliseconds since the Unix epoch (tokio-clock based, see
+    /// `roster_core::clock`).
+    pub at_ms: u64,
+    /// `GET`, `POST`, …
+    pub method: String,
+    /// The path without query.
+    pub path: String,
+    /// The query string (may be empty).
+    pub query: String,
+    /// The status answered.
+    pub status: u16,
+}
+
+/// Every request a simulator answered. Cloning shares the log.
+#[derive(Debug, Clone, Default)]
+pub struct RequestLog {
+    entries: Arc<Mutex<Vec<LoggedRequest>>>,
+}
+
+impl RequestLog {
+    /// Records one request.
+    pub fn record(&self, entry: LoggedRequest) {
+        self.entries.lock().expect("log lock").push(entry);
+    }
+    /// A copy of every entry so far.
+    pub fn entries(&self) -> Vec<LoggedRequest> {
+        self.entries.lock().expect("log lock").clone()
+    }
+    /// Number of requests so far.
+    pub fn len(&self) -> usize {
+        self.entries.lock().expect("log lock").len()
+    }
+    /// True when nothing was requested.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Requests answered with `status`.
+    pub fn count_status(&self, status: u16) -> usize {
+        self.entries
+            .lock()
+            .expect("log lock")
+            .iter()
+            .filter(|e| e.status == status)
+            .count()
+    }
+}
+
+/// A JSON response with an explicit status.
+pub(crate) fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
+    let bytes = serde_json::to_vec(body).expect("serialize json");
+    bytes_response(status, Bytes::from(bytes))
+}
+
+pub(crate) fn bytes_response(status: StatusCode, body: Bytes) -> Response {
+    let mut resp = (status, body).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+/// Applies a body-level fault to a successful JSON answer; other faults are
+/// answered by the platform module because their shape is platform-specific.
+/// Returns `None` for faults that are not body-level.
+pub(crate) async fn body_fault(fault: &Fault, body: &serde_json::Value) -> Option<Response> {
+    let bytes = serde_json::to_vec(body).expect("serialize json");
+    match fault {
+        Fault::TruncatedJson => {
+            let cut = bytes.len() / 2;
+            Some(bytes_response(
+                StatusCode::OK,
+                Bytes::copy_from_slice(&bytes[..cut]),
+            ))
+        }
+        Fault::MalformedJson => Some(bytes_response(
+            StatusCode::OK,
+            Bytes::from_static(b"<html><body>502 Bad Gateway</body></html>"),
+        )),
+        Fault::ConnectionReset => {
+            let half = Bytes::copy_from_slice(&bytes[..bytes.len() / 2]);
+            let stream = futures::stream::iter(vec![
+                Ok::<Bytes, std::io::Error>(half),
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "simulated connection reset",
+                )),
+            ]);
+            let mut resp = Response::new(Body::from_stream(stream));
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            Some(resp)
+        }
+        Fault::Oversized(min) => {
+            // Valid JSON: the original object padded with a large string field
+            // is not possible for arrays, so wrap padding in whitespace.
+            let mut padded = bytes;
+            if padded.len() < *min {
+                padded.resize(*min, b' ');
+            }
+            Some(bytes_response(StatusCode::OK, Bytes::from(padded)))
+        }
+        Fault::Slow(d) => {
+            tokio::time::sleep(*d).await;
+            None
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fault_rules_skip_then_fire_then_stop() {
+        let faults = Faults::default();
+        faults.add(FaultRule::new("/members", Fault::NotFound, 2).after(1));
+        assert_eq!(faults.take("/api/v4/users"), None);
+        assert_eq!(faults.take("/teams/x/members"), None);
+        assert_eq!(faults.take("/teams/x/members"), Some(Fault::NotFound));
+        assert_eq!(faults.take("/teams/y/members"), Some(Fault::NotFound));
+        assert_eq!(faults.take("/teams/y/members"), None);
+    }
+}
