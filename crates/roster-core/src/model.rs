@@ -150,7 +150,11 @@ impl EntitlementId {
 
 impl fmt::Display for EntitlementId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}", self.resource.resource_type, self.resource.id, self.slug)
+        write!(
+            f,
+            "{}:{}:{}",
+            self.resource.resource_type, self.resource.id, self.slug
+        )
     }
 }
 
@@ -408,7 +412,14 @@ mod tests {
 
     #[test]
     fn entitlement_id_rejects_garbage() {
-        for bad in ["", "team", "team:abc", "team::admin", "team:abc:", "group:a:b"] {
+        for bad in [
+            "",
+            "team",
+            "team:abc",
+            "team::admin",
+            "team:abc:",
+            "group:a:b",
+        ] {
             assert!(bad.parse::<EntitlementId>().is_err(), "{bad}");
         }
     }

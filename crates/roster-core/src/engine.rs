@@ -1,0 +1,382 @@
+//! The sync engine: validates, then drives every syncer of a connector
+//! concurrently, streams each item to the sink as it arrives, dedupes, and
+//! ends with a summary that says whether the snapshot is complete.
+//!
+//! Producers (listings, grant reads of many resources at once) send records
+//! through a bounded channel to one writer, so memory stays flat however
+//! large the workspace: the engine keeps only id sets for dedupe, never the
+//! records.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::connector::{Connector, Listed, ResourceSyncer};
+use crate::error::{Error, Result};
+use crate::model::{Grant, ResourceId, ResourceType};
+use crate::progress::{NoProgress, Progress, ProgressEvent};
+use crate::sink::Sink;
+use crate::snapshot::{Counts, Header, Record, Summary};
+
+/// How a sync runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncOptions {
+    /// Resources whose grants are read at the same time, per resource type.
+    pub concurrency: usize,
+    /// Run `validate()` first and refuse to sync when it fails (default).
+    pub validate: bool,
+    /// Warnings kept verbatim in the summary; the rest are counted.
+    pub max_warnings: usize,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        Self {
+            concurrency: 8,
+            validate: true,
+            max_warnings: 50,
+        }
+    }
+}
+
+/// Runs syncs.
+#[derive(Clone)]
+pub struct SyncEngine {
+    options: SyncOptions,
+    progress: Arc<dyn Progress>,
+}
+
+impl std::fmt::Debug for SyncEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncEngine")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for SyncEngine {
+    fn default() -> Self {
+        Self::new(SyncOptions::default())
+    }
+}
+
+struct Ctx {
+    progress: Arc<dyn Progress>,
+    concurrency: usize,
+    max_warnings: usize,
+    warnings: Mutex<(Vec<String>, usize)>,
+    incomplete: AtomicBool,
+    stopped: AtomicBool,
+}
+
+impl Ctx {
+    /// Records that data is missing.
+    fn lost(&self, message: String, error: Option<&Error>) {
+        self.incomplete.store(true, Ordering::Relaxed);
+        if error.is_some_and(Error::is_fatal) {
+            self.stopped.store(true, Ordering::Relaxed);
+        }
+        tracing::warn!(%message, "Snapshot incomplete.");
+        self.progress.event(ProgressEvent::Warning(&message));
+        let mut w = self.warnings.lock().expect("warnings lock");
+        if w.0.len() < self.max_warnings {
+            w.0.push(message);
+        } else {
+            w.1 += 1;
+        }
+    }
+
+    fn stopped(&self) -> bool {
+        self.stopped.load(Ordering::Relaxed)
+    }
+
+    async fn send(&self, tx: &mpsc::Sender<Record>, record: Record) {
+        if tx.send(record).await.is_err() {
+            // The writer is gone (sink error); stop producing.
+            self.stopped.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+impl SyncEngine {
+    /// An engine with `options` and no progress display.
+    pub fn new(options: SyncOptions) -> Self {
+        Self {
+            options,
+            progress: Arc::new(NoProgress),
+        }
+    }
+
+    /// Sends progress events to `progress`.
+    pub fn with_progress(mut self, progress: Arc<dyn Progress>) -> Self {
+        self.progress = progress;
+        self
+    }
+
+    /// Syncs `connector` into `sink`. See [`run_until`](Self::run_until).
+    pub async fn run<C, S>(&self, connector: &C, sink: &mut S) -> Result<Summary>
+    where
+        C: Connector + ?Sized,
+        S: Sink,
+    {
+        self.run_until(connector, sink, std::future::pending())
+            .await
+    }
+
+    /// Syncs `connector` into `sink`, stopping early (with a
+    /// `complete: false` summary) when `interrupt` completes.
+    ///
+    /// Returns `Err` without writing anything when validation fails; returns
+    /// `Err` when the sink fails (the sink then holds no finished snapshot).
+    /// Otherwise the summary is written and returned, `complete: false` with
+    /// warnings when anything was lost.
+    pub async fn run_until<C, S, I>(
+        &self,
+        connector: &C,
+        sink: &mut S,
+        interrupt: I,
+    ) -> Result<Summary>
+    where
+        C: Connector + ?Sized,
+        S: Sink,
+        I: Future<Output = ()>,
+    {
+        let client = connector.client();
+        client.set_progress(self.progress.clone());
+        if self.options.validate {
+            let report = connector.validate().await?;
+            if !report.sync_possible() {
+                return Err(Error::Validation(report.failure_summary()));
+            }
+        }
+        let before = client.stats();
+        let started = Instant::now();
+        let header = Header::new(connector.name(), &connector.source());
+        sink.begin(&header)
+            .await
+            .map_err(|e| Error::Sink(e.to_string()))?;
+
+        let ctx = Ctx {
+            progress: self.progress.clone(),
+            concurrency: self.options.concurrency.max(1),
+            max_warnings: self.options.max_warnings,
+            warnings: Mutex::new((Vec::new(), 0)),
+            incomplete: AtomicBool::new(false),
+            stopped: AtomicBool::new(false),
+        };
+        let syncers = connector.syncers();
+        let (tx, mut rx) = mpsc::channel::<Record>(1024);
+
+        let produce = async {
+            let tx = tx;
+            let all = syncers
+                .iter()
+                .map(|s| produce_syncer(s.as_ref(), &tx, &ctx));
+            futures::future::join_all(all).await;
+        };
+        let produce = async {
+            tokio::select! {
+                () = produce => {}
+                () = interrupt => ctx.lost("the sync was interrupted before it finished; everything not yet read is missing".into(), None),
+            }
+        };
+        let write = async {
+            let mut counts = Counts::default();
+            let mut resources: HashSet<(ResourceType, ResourceId)> = HashSet::new();
+            let mut entitlements: HashSet<String> = HashSet::new();
+            while let Some(record) = rx.recv().await {
+                let fresh = match &record {
+                    Record::Resource(r) => {
+                        resources.insert((r.resource_type, r.id.clone())) && {
+                            counts.resource += 1;
+                            true
+                        }
+                    }
+                    Record::Entitlement(e) => {
+                        entitlements.insert(e.id.to_string()) && {
+                            counts.entitlement += 1;
+                            true
+                        }
+                    }
+                    Record::Grant(_) => {
+                        counts.grant += 1;
+                        true
+                    }
+                    Record::Header(_) | Record::Summary(_) => false,
+                };
+                if fresh {
+                    sink.write(&record)
+                        .await
+                        .map_err(|e| Error::Sink(e.to_string()))?;
+                }
+            }
+            Ok::<Counts, Error>(counts)
+        };
+        let ((), counts) = tokio::join!(produce, write);
+        let counts = counts?;
+
+        let stats = client.stats().since(&before);
+        let (mut warnings, dropped) = ctx.warnings.into_inner().expect("warnings lock");
+        if dropped > 0 {
+            warnings.push(format!("… and {dropped} more warnings"));
+        }
+        let complete = !ctx.incomplete.load(Ordering::Relaxed);
+        let summary = Summary {
+            complete,
+            finished_at: crate::Timestamp::now(),
+            counts,
+            requests: stats.requests,
+            retries: stats.retries,
+            rate_limited: stats.rate_limited,
+            warnings,
+            requests_by_endpoint: stats.requests_by_endpoint,
+            rate_limit_wait_ms: millis(stats.rate_limit_wait),
+            elapsed_ms: millis(started.elapsed()),
+        };
+        sink.finish(&summary)
+            .await
+            .map_err(|e| Error::Sink(e.to_string()))?;
+        self.progress.event(ProgressEvent::Finished(&summary));
+        Ok(summary)
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+async fn produce_syncer(syncer: &dyn ResourceSyncer, tx: &mpsc::Sender<Record>, ctx: &Ctx) {
+    let rtype = syncer.resource_type();
+    let carried: Mutex<HashSet<Grant>> = Mutex::new(HashSet::new());
+    let listed_count = std::sync::atomic::AtomicU64::new(0);
+    let listing_failed = AtomicBool::new(false);
+    syncer
+        .list()
+        .take_while(|_| futures::future::ready(!ctx.stopped()))
+        .inspect(|item| {
+            if item.is_ok() {
+                listed_count.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+        .for_each_concurrent(ctx.concurrency, |item| {
+            let carried = &carried;
+            let listing_failed = &listing_failed;
+            let listed_count = &listed_count;
+            async move {
+                match item {
+                    Ok(listed) => handle(syncer, listed, tx, ctx, carried).await,
+                    Err(e) => {
+                        listing_failed.store(true, Ordering::Relaxed);
+                        ctx.lost(
+                            format!(
+                                "listing {rtype}s failed after {} were read: {e}; the rest are missing",
+                                listed_count.load(Ordering::Relaxed)
+                            ),
+                            Some(&e),
+                        );
+                    }
+                }
+            }
+        })
+        .await;
+    if ctx.stopped()
+        && !listing_failed.load(Ordering::Relaxed)
+        && !ctx.incomplete.load(Ordering::Relaxed)
+    {
+        ctx.lost(format!("listing {rtype}s stopped early"), None);
+    }
+    ctx.progress.event(ProgressEvent::ListingDone(rtype));
+}
+
+async fn handle(
+    syncer: &dyn ResourceSyncer,
+    listed: Listed,
+    tx: &mpsc::Sender<Record>,
+    ctx: &Ctx,
+    carried: &Mutex<HashSet<Grant>>,
+) {
+    let Listed { resource, grants } = listed;
+    let rtype = resource.resource_type;
+    ctx.send(tx, Record::Resource(resource.clone())).await;
+    ctx.progress.event(ProgressEvent::Resource(rtype));
+
+    let mut ents = syncer.entitlements(&resource);
+    while let Some(e) = ents.next().await {
+        match e {
+            Ok(e) => ctx.send(tx, Record::Entitlement(e)).await,
+            Err(err) => {
+                ctx.lost(
+                    format!(
+                        "entitlements of {rtype} `{}` ({}) are missing: {err}",
+                        resource.display_name, resource.id
+                    ),
+                    Some(&err),
+                );
+                break;
+            }
+        }
+    }
+    drop(ents);
+
+    let mut carried_new = 0;
+    for g in grants {
+        let fresh = carried.lock().expect("carried lock").insert(g.clone());
+        if fresh {
+            carried_new += 1;
+            ctx.send(tx, Record::Grant(g)).await;
+        }
+    }
+    if carried_new > 0 {
+        ctx.progress
+            .event(ProgressEvent::Grants(rtype, carried_new));
+    }
+
+    if !syncer.has_grants() || ctx.stopped() {
+        return;
+    }
+    let me = resource.reference();
+    let mut seen: HashSet<Grant> = HashSet::new();
+    let mut stream = syncer.grants(&resource);
+    let mut batch = 0u64;
+    while let Some(item) = stream.next().await {
+        if ctx.stopped() {
+            return;
+        }
+        match item {
+            Ok(g) => {
+                if g.entitlement.resource != me {
+                    tracing::warn!(grant = %g.entitlement, resource = %me, "Connector returned a grant of another resource; ignored.");
+                    continue;
+                }
+                if seen.insert(g.clone()) {
+                    ctx.send(tx, Record::Grant(g)).await;
+                    batch += 1;
+                    if batch == 100 {
+                        ctx.progress.event(ProgressEvent::Grants(rtype, batch));
+                        batch = 0;
+                    }
+                }
+            }
+            Err(err) => {
+                ctx.lost(
+                    format!(
+                        "grants of {rtype} `{}` ({}) are missing or partial: {err}",
+                        resource.display_name, resource.id
+                    ),
+                    Some(&err),
+                );
+                break;
+            }
+        }
+    }
+    if batch > 0 {
+        ctx.progress.event(ProgressEvent::Grants(rtype, batch));
+    }
+    ctx.progress.event(ProgressEvent::GrantsDone(rtype));
+}

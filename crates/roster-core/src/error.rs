@@ -1,0 +1,352 @@
+//! One error type for every failure a sync can meet, classified so callers
+//! can decide what to do (retry, fix the token, grant a permission, …).
+
+use std::time::Duration;
+
+/// Shorthand for results in roster.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong while talking to a platform or writing a
+/// snapshot. Messages name the endpoint (path only, never the query) and say
+/// what to check; they never contain a credential.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration is unusable (bad URL, missing token, …).
+    #[error("invalid configuration: {0}")]
+    Config(String),
+
+    /// HTTP 401: the credentials were rejected.
+    #[error(
+        "{endpoint}: authentication failed (HTTP 401): {message}. Check that the token is valid and not expired"
+    )]
+    Unauthorized {
+        /// Method and path.
+        endpoint: String,
+        /// What the server said.
+        message: String,
+    },
+
+    /// HTTP 403: the credentials lack a permission.
+    #[error(
+        "{endpoint}: permission denied (HTTP 403): {message}. The token lacks a permission this endpoint needs"
+    )]
+    Forbidden {
+        /// Method and path.
+        endpoint: String,
+        /// What the server said.
+        message: String,
+    },
+
+    /// A permission the sync needs is missing (found by validation).
+    #[error("missing permission `{permission}`: {why}")]
+    MissingPermission {
+        /// The platform's permission or role name.
+        permission: String,
+        /// Why the sync needs it and what happens without it.
+        why: String,
+    },
+
+    /// HTTP 404.
+    #[error("{endpoint}: not found (HTTP 404): {message}")]
+    NotFound {
+        /// Method and path.
+        endpoint: String,
+        /// What the server said.
+        message: String,
+    },
+
+    /// HTTP 429: the server rejected the call for rate limiting.
+    #[error("{endpoint}: rate limited (HTTP 429){}", wait_hint(*.wait))]
+    RateLimited {
+        /// Method and path.
+        endpoint: String,
+        /// How long the server asked to wait, when it said.
+        wait: Option<Duration>,
+    },
+
+    /// HTTP 5xx.
+    #[error("{endpoint}: server error (HTTP {status}): {excerpt}")]
+    Server {
+        /// Method and path.
+        endpoint: String,
+        /// The status code.
+        status: u16,
+        /// The start of the body.
+        excerpt: String,
+    },
+
+    /// Another unexpected status (400, 409, 501, …).
+    #[error("{endpoint}: unexpected HTTP {status}: {excerpt}")]
+    Status {
+        /// Method and path.
+        endpoint: String,
+        /// The status code.
+        status: u16,
+        /// The start of the body.
+        excerpt: String,
+    },
+
+    /// A 3xx: redirects are never followed, because the client would send the
+    /// credentials to another origin.
+    #[error(
+        "{endpoint}: the server redirected (HTTP {status}) to `{location}`; roster does not follow redirects. Use the final URL as the base URL"
+    )]
+    Redirect {
+        /// Method and path.
+        endpoint: String,
+        /// The status code.
+        status: u16,
+        /// The `Location` header (query removed).
+        location: String,
+    },
+
+    /// The server could not be reached.
+    #[error(
+        "{endpoint}: cannot connect to {url}: {message}. Check the base URL, DNS, firewall and TLS certificate"
+    )]
+    Connect {
+        /// Method and path.
+        endpoint: String,
+        /// The URL without query.
+        url: String,
+        /// The transport's explanation.
+        message: String,
+    },
+
+    /// The connection broke during the request or body.
+    #[error("{endpoint}: connection error: {message}")]
+    Transport {
+        /// Method and path.
+        endpoint: String,
+        /// The transport's explanation.
+        message: String,
+    },
+
+    /// The request took longer than the configured timeout.
+    #[error(
+        "{endpoint}: timed out after {timeout:?}. Raise the timeout or check the server's load"
+    )]
+    Timeout {
+        /// Method and path.
+        endpoint: String,
+        /// The configured timeout.
+        timeout: Duration,
+    },
+
+    /// The body is not the JSON the endpoint should return.
+    #[error(
+        "{endpoint}: unexpected response body at `{path}`: {message}; body starts with: {excerpt}"
+    )]
+    Decode {
+        /// Method and path.
+        endpoint: String,
+        /// JSON path of the failure (`.` for the root).
+        path: String,
+        /// What was wrong.
+        message: String,
+        /// The start of the body.
+        excerpt: String,
+    },
+
+    /// The body exceeded the configured size cap.
+    #[error(
+        "{endpoint}: response larger than the {limit}-byte cap. Raise `max_body_bytes` if this is expected"
+    )]
+    TooLarge {
+        /// Method and path.
+        endpoint: String,
+        /// The cap in bytes.
+        limit: u64,
+    },
+
+    /// A listing did not terminate sensibly (same page or cursor twice, or too many pages).
+    #[error("{endpoint}: paging stopped: {message}")]
+    Paging {
+        /// Method and path.
+        endpoint: String,
+        /// What the loop guard saw.
+        message: String,
+    },
+
+    /// A listing changed while it was read and did not settle within the
+    /// allowed re-reads: items may be missing.
+    #[error(
+        "{endpoint}: the listing kept changing while it was read ({passes} passes); some items may be missing"
+    )]
+    Unstable {
+        /// Method and path.
+        endpoint: String,
+        /// Passes made.
+        passes: u32,
+    },
+
+    /// Validation found that a complete sync is not possible.
+    #[error("validation failed: {0}")]
+    Validation(String),
+
+    /// Writing the snapshot failed.
+    #[error("cannot write snapshot: {0}")]
+    Sink(String),
+
+    /// The sync was cancelled.
+    #[error("cancelled: {0}")]
+    Cancelled(String),
+}
+
+fn wait_hint(wait: Option<Duration>) -> String {
+    match wait {
+        Some(w) => format!("; the server asked to wait {:.1} s", w.as_secs_f64()),
+        None => String::new(),
+    }
+}
+
+/// Broad classes of [`Error`], for exit codes and decisions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Bad configuration or input.
+    Config,
+    /// Credentials rejected or a permission missing.
+    Auth,
+    /// Network, DNS, TLS or redirect problems.
+    Connection,
+    /// The server misbehaved (5xx, bad JSON, paging loop, 429 after retries).
+    Server,
+    /// A resource disappeared.
+    NotFound,
+    /// Writing the snapshot failed.
+    Sink,
+    /// The sync was cancelled.
+    Cancelled,
+}
+
+impl Error {
+    /// The class of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Config(_) => ErrorKind::Config,
+            Error::Unauthorized { .. }
+            | Error::Forbidden { .. }
+            | Error::MissingPermission { .. }
+            | Error::Validation(_) => ErrorKind::Auth,
+            Error::Redirect { .. } | Error::Connect { .. } => ErrorKind::Connection,
+            Error::NotFound { .. } => ErrorKind::NotFound,
+            Error::Sink(_) => ErrorKind::Sink,
+            Error::Cancelled(_) => ErrorKind::Cancelled,
+            Error::RateLimited { .. }
+            | Error::Server { .. }
+            | Error::Status { .. }
+            | Error::Transport { .. }
+            | Error::Timeout { .. }
+            | Error::Decode { .. }
+            | Error::TooLarge { .. }
+            | Error::Paging { .. }
+            | Error::Unstable { .. } => ErrorKind::Server,
+        }
+    }
+
+    /// Whether repeating the same request may succeed: 429, 502/503/504 (and
+    /// other 5xx), connection resets, timeouts and garbled bodies. Never 400,
+    /// 401, 403 or 404.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::RateLimited { .. }
+            | Error::Transport { .. }
+            | Error::Timeout { .. }
+            | Error::Decode { .. }
+            | Error::Connect { .. } => true,
+            Error::Server { status, .. } => *status != 501,
+            _ => false,
+        }
+    }
+
+    /// Whether this is a 429.
+    pub fn is_rate_limited(&self) -> bool {
+        matches!(self, Error::RateLimited { .. })
+    }
+
+    /// How long the server asked to wait before retrying.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::RateLimited { wait, .. } => *wait,
+            _ => None,
+        }
+    }
+
+    /// The HTTP status, when the error came from a response.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Unauthorized { .. } => Some(401),
+            Error::Forbidden { .. } => Some(403),
+            Error::NotFound { .. } => Some(404),
+            Error::RateLimited { .. } => Some(429),
+            Error::Server { status, .. }
+            | Error::Status { status, .. }
+            | Error::Redirect { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The endpoint (method and path) the error came from, if any.
+    pub fn endpoint(&self) -> Option<&str> {
+        match self {
+            Error::Unauthorized { endpoint, .. }
+            | Error::Forbidden { endpoint, .. }
+            | Error::NotFound { endpoint, .. }
+            | Error::RateLimited { endpoint, .. }
+            | Error::Server { endpoint, .. }
+            | Error::Status { endpoint, .. }
+            | Error::Redirect { endpoint, .. }
+            | Error::Connect { endpoint, .. }
+            | Error::Transport { endpoint, .. }
+            | Error::Timeout { endpoint, .. }
+            | Error::Decode { endpoint, .. }
+            | Error::TooLarge { endpoint, .. }
+            | Error::Paging { endpoint, .. }
+            | Error::Unstable { endpoint, .. } => Some(endpoint),
+            _ => None,
+        }
+    }
+
+    /// Whether the whole sync must stop (credentials revoked): every further
+    /// request would fail the same way.
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, Error::Unauthorized { .. } | Error::Cancelled(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_is_send_sync() {
+        fn assert_send_sync<T: Send + Sync + 'static>() {}
+        assert_send_sync::<Error>();
+    }
+
+    #[test]
+    fn classification() {
+        let e = |status| Error::Server {
+            endpoint: "GET /x".into(),
+            status,
+            excerpt: String::new(),
+        };
+        assert!(e(503).is_retryable());
+        assert!(!e(501).is_retryable());
+        let forbidden = Error::Forbidden {
+            endpoint: "GET /x".into(),
+            message: "no".into(),
+        };
+        assert!(!forbidden.is_retryable());
+        assert_eq!(forbidden.kind(), ErrorKind::Auth);
+        let limited = Error::RateLimited {
+            endpoint: "GET /x".into(),
+            wait: Some(Duration::from_secs(3)),
+        };
+        assert!(limited.is_retryable() && limited.is_rate_limited());
+        assert_eq!(limited.retry_after(), Some(Duration::from_secs(3)));
+        assert!(limited.to_string().contains("3.0 s"));
+    }
+}

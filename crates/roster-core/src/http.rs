@@ -1,0 +1,714 @@
+//! The HTTP layer: one `reqwest` client per sync, base-URL joining that keeps
+//! subpaths, credentials in sensitive headers, no redirects, timeouts, a body
+//! size cap, error classification, and every call paced (limiter + header
+//! gate) and retried (backon).
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use backon::Retryable;
+use bytes::{Bytes, BytesMut};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use crate::error::{Error, Result};
+use crate::progress::{NoProgress, Progress, ProgressEvent};
+use crate::ratelimit::{
+    DEFAULT_RESET_MARGIN, GovernorLimiter, HeaderGate, Limiter, Pacer, RateLimit, RateLimitDialect,
+    Unlimited,
+};
+use crate::retry::RetryPolicy;
+use crate::stats::{Stats, StatsSnapshot};
+
+/// Default cap on a response body: 64 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 64 * 1024 * 1024;
+
+/// HTTP method of an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// GET.
+    Get,
+    /// POST (used only for read-only lookups such as Mattermost's status ids).
+    Post,
+}
+
+impl Method {
+    fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+        }
+    }
+}
+
+/// One endpoint of a platform API: method and path template relative to the
+/// base URL, e.g. `Endpoint::get("/api/v4/teams/{team_id}/members")`. The
+/// template (not the filled-in path) is the rate-limit bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Endpoint {
+    /// The method.
+    pub method: Method,
+    /// The path template; `{name}` segments are filled by [`Call::param`].
+    pub path: &'static str,
+}
+
+impl Endpoint {
+    /// A GET endpoint.
+    pub const fn get(path: &'static str) -> Self {
+        Self {
+            method: Method::Get,
+            path,
+        }
+    }
+    /// A POST endpoint.
+    pub const fn post(path: &'static str) -> Self {
+        Self {
+            method: Method::Post,
+            path,
+        }
+    }
+    /// The rate-limit bucket: `"GET /api/v1/users.list"`.
+    pub fn bucket(&self) -> String {
+        format!("{} {}", self.method.as_str(), self.path)
+    }
+    /// Starts a call to this endpoint.
+    pub fn call(&self) -> Call {
+        Call {
+            endpoint: *self,
+            path: self.path.to_owned(),
+            query: Vec::new(),
+            body: None,
+        }
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.method.as_str(), self.path)
+    }
+}
+
+/// A call being built: path parameters, query and body.
+#[derive(Debug, Clone)]
+pub struct Call {
+    endpoint: Endpoint,
+    path: String,
+    query: Vec<(String, String)>,
+    body: Option<Vec<u8>>,
+}
+
+impl Call {
+    /// Fills the `{name}` segment with `value` (percent-encoded).
+    pub fn param(mut self, name: &str, value: &str) -> Self {
+        let encoded = encode_path_segment(value);
+        self.path = self.path.replace(&format!("{{{name}}}"), &encoded);
+        self
+    }
+    /// Adds a query parameter.
+    pub fn query(mut self, name: &str, value: impl ToString) -> Self {
+        self.query.push((name.to_owned(), value.to_string()));
+        self
+    }
+    /// Sets a JSON body.
+    pub fn json<T: Serialize + ?Sized>(mut self, body: &T) -> Self {
+        self.body = Some(serde_json::to_vec(body).unwrap_or_default());
+        self
+    }
+    /// `METHOD /path` without query: how errors and logs name the call.
+    pub fn label(&self) -> String {
+        format!("{} {}", self.endpoint.method.as_str(), self.path)
+    }
+    /// The endpoint.
+    pub fn endpoint(&self) -> Endpoint {
+        self.endpoint
+    }
+}
+
+/// Credentials, sent only in headers marked sensitive and never printed.
+#[derive(Clone, Default)]
+pub enum Auth {
+    /// No credentials.
+    #[default]
+    None,
+    /// `Authorization: Bearer <token>` (Mattermost).
+    Bearer(SecretString),
+    /// Custom headers (Rocket.Chat `X-Auth-Token` and `X-User-Id`).
+    Headers(Vec<(HeaderName, SecretString)>),
+}
+
+impl fmt::Debug for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Auth::None => f.write_str("Auth::None"),
+            Auth::Bearer(_) => f.write_str("Auth::Bearer([REDACTED])"),
+            Auth::Headers(h) => {
+                let names: Vec<&str> = h.iter().map(|(n, _)| n.as_str()).collect();
+                write!(f, "Auth::Headers({names:?} = [REDACTED])")
+            }
+        }
+    }
+}
+
+impl Auth {
+    fn apply(&self, headers: &mut HeaderMap) -> Result<()> {
+        let sensitive = |s: &str| -> Result<HeaderValue> {
+            let mut v = HeaderValue::from_str(s).map_err(|_| {
+                Error::Config("the token contains characters not allowed in an HTTP header".into())
+            })?;
+            v.set_sensitive(true);
+            Ok(v)
+        };
+        match self {
+            Auth::None => {}
+            Auth::Bearer(token) => {
+                headers.insert(
+                    reqwest::header::AUTHORIZATION,
+                    sensitive(&format!("Bearer {}", token.expose_secret()))?,
+                );
+            }
+            Auth::Headers(pairs) => {
+                for (name, value) in pairs {
+                    headers.insert(name.clone(), sensitive(value.expose_secret())?);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces every credential in `text` by `[REDACTED]`.
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        let mut scrub = |secret: &SecretString| {
+            let s = secret.expose_secret();
+            if s.len() >= 4 {
+                out = out.replace(s, "[REDACTED]");
+            }
+        };
+        match self {
+            Auth::None => {}
+            Auth::Bearer(t) => scrub(t),
+            Auth::Headers(pairs) => pairs.iter().for_each(|(_, v)| scrub(v)),
+        }
+        out
+    }
+}
+
+/// Settings of an [`HttpClient`].
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// The base URL (validated; always ends with `/`).
+    base_url: Url,
+    /// Timeout of one request, including its body.
+    pub timeout: Duration,
+    /// Timeout of connecting.
+    pub connect_timeout: Duration,
+    /// Largest body accepted.
+    pub max_body_bytes: u64,
+    /// Retry policy.
+    pub retry: RetryPolicy,
+    /// Client-side quota per endpoint bucket (`None` = no quota; the
+    /// server's headers still pace).
+    pub rate_limit: Option<RateLimit>,
+    /// How the platform reports rate limits.
+    pub dialect: RateLimitDialect,
+    /// Extra wait after a reported reset, for clock skew.
+    pub reset_margin: Duration,
+}
+
+impl HttpConfig {
+    /// Validates `base_url` (see [`parse_base_url`]) and applies defaults:
+    /// 30 s timeout, 10 s connect timeout, 64 MiB body cap, default retry
+    /// policy, no quota.
+    pub fn new(
+        base_url: &str,
+        allow_insecure_http: bool,
+        dialect: RateLimitDialect,
+    ) -> Result<Self> {
+        Ok(Self {
+            base_url: parse_base_url(base_url, allow_insecure_http)?,
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            retry: RetryPolicy::default(),
+            rate_limit: None,
+            dialect,
+            reset_margin: DEFAULT_RESET_MARGIN,
+        })
+    }
+    /// The validated base URL.
+    pub fn base_url(&self) -> &Url {
+        &self.base_url
+    }
+    /// The base URL as the snapshot header's `source` (no credentials, no
+    /// query, no trailing slash).
+    pub fn source(&self) -> String {
+        self.base_url.as_str().trim_end_matches('/').to_owned()
+    }
+}
+
+/// Checks and normalises a base URL: http(s) only; no `user:pass@`; https
+/// unless the host is loopback or `allow_insecure_http`; query and fragment
+/// dropped; subpaths kept (`https://host/chat` → `https://host/chat/`).
+pub fn parse_base_url(raw: &str, allow_insecure_http: bool) -> Result<Url> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err(Error::Config(
+            "the base URL is empty; pass e.g. https://chat.example.com".into(),
+        ));
+    }
+    let mut url = Url::parse(raw).map_err(|e| {
+        Error::Config(format!(
+            "the base URL is not a valid URL ({e}); pass e.g. https://chat.example.com"
+        ))
+    })?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::Config(
+            "the base URL contains credentials (user:pass@host); remove them and pass the token with its own option or environment variable".into(),
+        ));
+    }
+    let host = url
+        .host_str()
+        .ok_or_else(|| Error::Config("the base URL has no host".into()))?
+        .to_owned();
+    match url.scheme() {
+        "https" => {}
+        "http" => {
+            if !is_loopback(&host) && !allow_insecure_http {
+                return Err(Error::Config(format!(
+                    "refusing plain http to `{host}`: the token would travel unencrypted. Use https, or pass --insecure-http if you accept the risk"
+                )));
+            }
+        }
+        other => {
+            return Err(Error::Config(format!(
+                "the base URL scheme `{other}` is not supported; use https://"
+            )));
+        }
+    }
+    url.set_query(None);
+    url.set_fragment(None);
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+fn encode_path_segment(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn is_loopback(host: &str) -> bool {
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A response that passed classification (2xx).
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// The status.
+    pub status: u16,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: Bytes,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    config: HttpConfig,
+    auth: Auth,
+    pacer: Pacer,
+    stats: Arc<Stats>,
+    progress: RwLock<Arc<dyn Progress>>,
+}
+
+/// The HTTP client every connector call goes through. Cheap to clone.
+#[derive(Clone)]
+pub struct HttpClient {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("base_url", &self.inner.config.base_url.as_str())
+            .field("auth", &self.inner.auth)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpClient {
+    /// A client with its own limiter built from `config.rate_limit`.
+    pub fn new(config: HttpConfig, auth: Auth) -> Result<Self> {
+        let limiter: Arc<dyn Limiter> = match config.rate_limit {
+            Some(q) => Arc::new(GovernorLimiter::new(q)),
+            None => Arc::new(Unlimited),
+        };
+        Self::with_limiter(config, auth, limiter)
+    }
+
+    /// A client sharing `limiter` with other clients (e.g. many syncs behind
+    /// one IP).
+    pub fn with_limiter(config: HttpConfig, auth: Auth, limiter: Arc<dyn Limiter>) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            // Redirects would carry the credentials to whatever origin the
+            // Location names; a 3xx becomes an error instead.
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(config.timeout)
+            .connect_timeout(config.connect_timeout)
+            .user_agent(concat!("roster/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
+        let pacer = Pacer {
+            limiter,
+            gate: Arc::new(HeaderGate::new(config.reset_margin)),
+            dialect: config.dialect,
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                config,
+                auth,
+                pacer,
+                stats: Arc::default(),
+                progress: RwLock::new(Arc::new(NoProgress)),
+            }),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &HttpConfig {
+        &self.inner.config
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.inner.stats.snapshot()
+    }
+
+    /// The header gate (to ask whether a bucket is limited).
+    pub fn gate(&self) -> &HeaderGate {
+        &self.inner.pacer.gate
+    }
+
+    /// The rate-limit dialect.
+    pub fn dialect(&self) -> RateLimitDialect {
+        self.inner.pacer.dialect
+    }
+
+    /// Sends progress events (requests, rate-limit waits) to `progress`.
+    pub fn set_progress(&self, progress: Arc<dyn Progress>) {
+        *self.inner.progress.write().expect("progress lock") = progress;
+    }
+
+    fn progress(&self) -> Arc<dyn Progress> {
+        self.inner.progress.read().expect("progress lock").clone()
+    }
+
+    /// Redacts the credentials out of `text`.
+    pub fn redact(&self, text: &str) -> String {
+        self.inner.auth.redact(text)
+    }
+
+    /// Sends `call` with pacing and retries; returns a 2xx response.
+    pub async fn send(&self, call: &Call) -> Result<Response> {
+        self.execute(call, |r| Ok(r.clone()), self.inner.config.retry)
+            .await
+    }
+
+    /// Sends `call` once, without retries (connectivity checks).
+    pub async fn send_once(&self, call: &Call) -> Result<Response> {
+        self.execute(call, |r| Ok(r.clone()), RetryPolicy::none())
+            .await
+    }
+
+    /// Sends `call` and decodes the JSON body. A body that does not decode is
+    /// retried like a broken transfer, then reported with the JSON path and
+    /// an excerpt.
+    pub async fn json<T: DeserializeOwned>(&self, call: &Call) -> Result<T> {
+        let label = call.label();
+        self.execute(
+            call,
+            |r| self.decode(&label, &r.body),
+            self.inner.config.retry,
+        )
+        .await
+    }
+
+    fn decode<T: DeserializeOwned>(&self, label: &str, body: &[u8]) -> Result<T> {
+        let mut de = serde_json::Deserializer::from_slice(body);
+        serde_path_to_error::deserialize(&mut de).map_err(|e| Error::Decode {
+            endpoint: label.to_owned(),
+            path: e.path().to_string(),
+            message: e.inner().to_string(),
+            excerpt: self.excerpt(body),
+        })
+    }
+
+    fn excerpt(&self, body: &[u8]) -> String {
+        const MAX: usize = 200;
+        let text = String::from_utf8_lossy(&body[..body.len().min(MAX * 4)]);
+        let mut short: String = text.chars().take(MAX).collect();
+        if text.chars().count() > MAX {
+            short.push('…');
+        }
+        self.redact(short.trim())
+    }
+
+    async fn execute<T, D>(&self, call: &Call, decode: D, policy: RetryPolicy) -> Result<T>
+    where
+        D: Fn(&Response) -> Result<T>,
+    {
+        let attempt = || async {
+            let response = self.attempt(call).await?;
+            decode(&response)
+        };
+        attempt
+            .retry(policy.backoff())
+            .sleep(tokio::time::sleep)
+            .when(Error::is_retryable)
+            .adjust(|e: &Error, planned| RetryPolicy::adjust(e.retry_after(), planned))
+            .notify(|e: &Error, delay| {
+                self.inner.stats.retry();
+                tracing::debug!(endpoint = %call.label(), error = %e, ?delay, "Retrying request.");
+            })
+            .await
+    }
+
+    async fn attempt(&self, call: &Call) -> Result<Response> {
+        let inner = &self.inner;
+        let bucket = call.endpoint.bucket();
+        let gate_key = inner.pacer.dialect.gate_key(&bucket).to_owned();
+        let label = call.label();
+        let progress = self.progress();
+
+        let waited = inner.pacer.limiter.acquire(&bucket).await;
+        let gate_waited = inner.pacer.gate.wait(&gate_key).await;
+        let total_wait = waited + gate_waited;
+        if !total_wait.is_zero() {
+            inner.stats.waited(total_wait);
+            progress.event(ProgressEvent::RateLimitWait(&bucket, total_wait));
+            tracing::debug!(endpoint = %label, wait = ?total_wait, "Waited for rate limit.");
+        }
+
+        let mut url = inner
+            .config
+            .base_url
+            .join(call.path.trim_start_matches('/'))
+            .map_err(|e| Error::Config(format!("cannot build URL for {label}: {e}")))?;
+        if !call.query.is_empty() {
+            url.query_pairs_mut()
+                .extend_pairs(call.query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        }
+        let mut headers = HeaderMap::new();
+        inner.auth.apply(&mut headers)?;
+        let method = match call.endpoint.method {
+            Method::Get => reqwest::Method::GET,
+            Method::Post => reqwest::Method::POST,
+        };
+        let mut req = inner.http.request(method, url).headers(headers);
+        if let Some(body) = &call.body {
+            req = req
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.clone());
+        }
+
+        inner.stats.request(&bucket);
+        progress.event(ProgressEvent::Request(&bucket));
+        let _span = tracing::trace_span!("request", endpoint = %bucket).entered();
+        drop(_span);
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                inner.pacer.gate.release(&gate_key);
+                return Err(self.transport_error(&label, &e));
+            }
+        };
+        let status = resp.status().as_u16();
+        let info = inner.pacer.dialect.parse(resp.headers());
+        let rejected = status == 429;
+        inner.pacer.gate.observe(&gate_key, &info, rejected);
+        if rejected {
+            inner.stats.rate_limited();
+            return Err(Error::RateLimited {
+                endpoint: label,
+                wait: info.wait_after_rejection(),
+            });
+        }
+        if (300..400).contains(&status) {
+            let location = resp
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(|l| l.split('?').next().unwrap_or(l).to_owned())
+                .unwrap_or_else(|| "(no Location header)".to_owned());
+            return Err(Error::Redirect {
+                endpoint: label,
+                status,
+                location,
+            });
+        }
+        let headers = resp.headers().clone();
+        let body = self.read_body(&label, resp).await?;
+        if (200..300).contains(&status) {
+            return Ok(Response {
+                status,
+                headers,
+                body,
+            });
+        }
+        Err(self.status_error(label, status, &body))
+    }
+
+    async fn read_body(&self, label: &str, mut resp: reqwest::Response) -> Result<Bytes> {
+        let cap = self.inner.config.max_body_bytes;
+        let too_large = || Error::TooLarge {
+            endpoint: label.to_owned(),
+            limit: cap,
+        };
+        if resp.content_length().is_some_and(|len| len > cap) {
+            return Err(too_large());
+        }
+        let mut buf = BytesMut::new();
+        loop {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => {
+                    if buf.len() as u64 + chunk.len() as u64 > cap {
+                        return Err(too_large());
+                    }
+                    buf.extend_from_slice(&chunk);
+                }
+                Ok(None) => return Ok(buf.freeze()),
+                Err(e) => return Err(self.transport_error(label, &e)),
+            }
+        }
+    }
+
+    fn transport_error(&self, label: &str, e: &reqwest::Error) -> Error {
+        let message = self.redact(&root_cause(e));
+        if e.is_timeout() {
+            Error::Timeout {
+                endpoint: label.to_owned(),
+                timeout: self.inner.config.timeout,
+            }
+        } else if e.is_connect() {
+            Error::Connect {
+                endpoint: label.to_owned(),
+                url: self.inner.config.source(),
+                message,
+            }
+        } else {
+            Error::Transport {
+                endpoint: label.to_owned(),
+                message,
+            }
+        }
+    }
+
+    fn status_error(&self, endpoint: String, status: u16, body: &[u8]) -> Error {
+        let message = server_message(body)
+            .map(|m| self.redact(&m))
+            .unwrap_or_else(|| self.excerpt(body));
+        match status {
+            401 => Error::Unauthorized { endpoint, message },
+            403 => Error::Forbidden { endpoint, message },
+            404 => Error::NotFound { endpoint, message },
+            500..=599 => Error::Server {
+                endpoint,
+                status,
+                excerpt: message,
+            },
+            _ => Error::Status {
+                endpoint,
+                status,
+                excerpt: message,
+            },
+        }
+    }
+}
+
+/// The `message` (Mattermost, Rocket.Chat 401) or `error` (Rocket.Chat)
+/// field of a JSON error body.
+fn server_message(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let field = |k: &str| v.get(k).and_then(|m| m.as_str()).filter(|s| !s.is_empty());
+    let text = field("message").or_else(|| field("error"))?;
+    Some(text.chars().take(300).collect())
+}
+
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur: &(dyn std::error::Error + 'static) = e;
+    let mut msg = cur.to_string();
+    while let Some(next) = cur.source() {
+        cur = next;
+        msg = cur.to_string();
+    }
+    msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls_keep_subpaths_and_lose_queries() {
+        let u = parse_base_url("https://host/chat", false).unwrap();
+        assert_eq!(u.as_str(), "https://host/chat/");
+        assert_eq!(
+            u.join("api/v4/users").unwrap().as_str(),
+            "https://host/chat/api/v4/users"
+        );
+        let u = parse_base_url("https://host/chat/?x=1#f", false).unwrap();
+        assert_eq!(u.as_str(), "https://host/chat/");
+        let u = parse_base_url("http://127.0.0.1:8065", false).unwrap();
+        assert_eq!(u.as_str(), "http://127.0.0.1:8065/");
+        assert!(parse_base_url("http://[::1]:80", false).is_ok());
+    }
+
+    #[test]
+    fn base_url_refusals_say_why() {
+        let msg = |s: &str| parse_base_url(s, false).unwrap_err().to_string();
+        assert!(msg("https://bob:secret@host").contains("credentials"));
+        assert!(!msg("https://bob:secret@host").contains("secret"));
+        assert!(msg("http://chat.example.com").contains("--insecure-http"));
+        assert!(parse_base_url("http://chat.example.com", true).is_ok());
+        assert!(msg("ftp://host").contains("scheme"));
+        assert!(msg("not a url").contains("not a valid URL"));
+        assert!(msg("").contains("empty"));
+    }
+
+    #[test]
+    fn params_are_percent_encoded() {
+        const E: Endpoint = Endpoint::get("/api/v4/teams/{team_id}/members");
+        let call = E.call().param("team_id", "a/b c");
+        assert_eq!(call.label(), "GET /api/v4/teams/a%2Fb%20c/members");
+        assert_eq!(E.bucket(), "GET /api/v4/teams/{team_id}/members");
+    }
+
+    #[test]
+    fn auth_debug_and_redact_hide_secrets() {
+        let auth = Auth::Bearer(SecretString::from("tok-123456"));
+        assert!(!format!("{auth:?}").contains("tok-123456"));
+        assert_eq!(auth.redact("x tok-123456 y"), "x [REDACTED] y");
+    }
+}

@@ -1,0 +1,87 @@
+//! Retry policy: exponential backoff with jitter, bounded in attempts and
+//! total delay, built on `backon` (not `backoff`, which is unmaintained —
+//! RUSTSEC-2025-0012; see `docs/adr/0001-backon-not-backoff.md`).
+
+use std::time::Duration;
+
+use backon::ExponentialBuilder;
+
+/// How failed requests are repeated.
+///
+/// Only errors for which [`Error::is_retryable`](crate::Error::is_retryable)
+/// holds are retried (429, 5xx except 501, resets, timeouts, garbled bodies);
+/// a 429 waits at least what the server asked.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub max_retries: usize,
+    /// First delay.
+    pub min_delay: Duration,
+    /// Longest single backoff delay (a server-requested wait may be longer).
+    pub max_delay: Duration,
+    /// Upper bound on the sum of backoff delays for one request.
+    pub max_total_delay: Duration,
+    /// Seed for the jitter (tests); `None` seeds from the OS.
+    pub jitter_seed: Option<u64>,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_retries: 5,
+            min_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(30),
+            max_total_delay: Duration::from_secs(15 * 60),
+            jitter_seed: None,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Never retry.
+    pub fn none() -> Self {
+        Self {
+            max_retries: 0,
+            ..Self::default()
+        }
+    }
+
+    /// The backon builder for one request (a fresh backoff each time).
+    pub fn backoff(&self) -> ExponentialBuilder {
+        let builder = ExponentialBuilder::default()
+            .with_min_delay(self.min_delay)
+            .with_max_delay(self.max_delay)
+            .with_max_times(self.max_retries)
+            .with_total_delay(Some(self.max_total_delay))
+            .with_factor(2.0);
+        match self.jitter_seed {
+            Some(seed) => builder.with_jitter().with_jitter_seed(seed),
+            None => builder.with_jitter(),
+        }
+    }
+
+    /// The delay to use after an error: the planned backoff, lengthened to at
+    /// least what the server asked. Never turns an exhausted backoff (`None`)
+    /// into another attempt, so a server that keeps asking cannot keep the
+    /// client retrying forever.
+    pub fn adjust(server_wait: Option<Duration>, planned: Option<Duration>) -> Option<Duration> {
+        match (planned, server_wait) {
+            (Some(p), Some(w)) => Some(p.max(w)),
+            (p, _) => p,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adjust_only_lengthens() {
+        let s = Duration::from_secs;
+        assert_eq!(RetryPolicy::adjust(Some(s(10)), Some(s(1))), Some(s(10)));
+        assert_eq!(RetryPolicy::adjust(Some(s(1)), Some(s(4))), Some(s(4)));
+        assert_eq!(RetryPolicy::adjust(None, Some(s(4))), Some(s(4)));
+        assert_eq!(RetryPolicy::adjust(Some(s(10)), None), None);
+    }
+}

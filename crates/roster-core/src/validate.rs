@@ -1,0 +1,279 @@
+//! What `validate()` reports: checks (connectivity, credentials, each
+//! permission and why it matters), the token's rate-limit status, and a plan
+//! of the requests a sync will make with its estimated duration.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ratelimit::fixed_window_lower_bound;
+
+/// The outcome of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckStatus {
+    /// Fine.
+    Pass,
+    /// Not fatal, but worth knowing (e.g. optional data unavailable).
+    Warn,
+    /// A complete sync is not possible.
+    Fail,
+}
+
+/// One check of a validation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Check {
+    /// Short name: `reachable`, `authenticated`, `permission:view-all-teams`, …
+    pub name: String,
+    /// The outcome.
+    pub status: CheckStatus,
+    /// What was found, and what to do when it failed.
+    pub detail: String,
+}
+
+impl Check {
+    /// A passed check.
+    pub fn pass(name: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            status: CheckStatus::Pass,
+            detail: detail.into(),
+        }
+    }
+    /// A warning.
+    pub fn warn(name: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            status: CheckStatus::Warn,
+            detail: detail.into(),
+        }
+    }
+    /// A failed check.
+    pub fn fail(name: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            status: CheckStatus::Fail,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// Requests one endpoint bucket will need.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketPlan {
+    /// The bucket (`GET /api/v1/teams.members`).
+    pub bucket: String,
+    /// Requests the sync will make in it.
+    pub requests: u64,
+    /// Calls allowed per window, when limited.
+    pub limit: Option<u64>,
+    /// The window length in milliseconds, when limited.
+    pub window_ms: Option<u64>,
+    /// The least time the limit allows for these requests, in milliseconds.
+    pub min_duration_ms: u64,
+}
+
+impl BucketPlan {
+    /// Plans `requests` calls under `limit` per `window` (or unlimited).
+    pub fn new(bucket: impl Into<String>, requests: u64, limit: Option<(u64, Duration)>) -> Self {
+        let min = limit.map_or(Duration::ZERO, |(l, w)| {
+            fixed_window_lower_bound(requests, l, w)
+        });
+        Self {
+            bucket: bucket.into(),
+            requests,
+            limit: limit.map(|(l, _)| l),
+            window_ms: limit.map(|(_, w)| w.as_millis() as u64),
+            min_duration_ms: min.as_millis() as u64,
+        }
+    }
+}
+
+/// The sync a validation foresees.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Object counts read cheaply (`users`, `teams`, `roles`).
+    pub totals: Vec<(String, u64)>,
+    /// Requests per bucket.
+    pub buckets: Vec<BucketPlan>,
+    /// Estimated duration in milliseconds: the busiest bucket under its
+    /// limit (buckets run in parallel), plus request latency.
+    pub estimated_ms: u64,
+    /// What would make the sync faster.
+    pub advice: Vec<String>,
+}
+
+impl Plan {
+    /// Total requests.
+    pub fn requests(&self) -> u64 {
+        self.buckets.iter().map(|b| b.requests).sum()
+    }
+    /// The estimate as a duration.
+    pub fn estimated(&self) -> Duration {
+        Duration::from_millis(self.estimated_ms)
+    }
+}
+
+/// Whether and how this token is rate limited.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateLimitStatus {
+    /// `true` when the server limits this token.
+    pub limited: bool,
+    /// How that was determined.
+    pub detail: String,
+}
+
+/// What `validate()` found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidationReport {
+    /// The connector.
+    pub connector: String,
+    /// The base URL.
+    pub source: String,
+    /// Every check made.
+    pub checks: Vec<Check>,
+    /// Rate-limit status, when known.
+    pub rate_limit: Option<RateLimitStatus>,
+    /// The plan, when the platform could be asked for totals.
+    pub plan: Option<Plan>,
+}
+
+impl ValidationReport {
+    /// An empty report.
+    pub fn new(connector: &str, source: &str) -> Self {
+        Self {
+            connector: connector.to_owned(),
+            source: source.to_owned(),
+            checks: Vec::new(),
+            rate_limit: None,
+            plan: None,
+        }
+    }
+    /// Adds a check.
+    pub fn push(&mut self, check: Check) {
+        self.checks.push(check);
+    }
+    /// True when no check failed: a complete sync is possible.
+    pub fn sync_possible(&self) -> bool {
+        self.checks.iter().all(|c| c.status != CheckStatus::Fail)
+    }
+    /// The failed checks.
+    pub fn failures(&self) -> impl Iterator<Item = &Check> {
+        self.checks.iter().filter(|c| c.status == CheckStatus::Fail)
+    }
+    /// One line naming every failure.
+    pub fn failure_summary(&self) -> String {
+        self.failures()
+            .map(|c| format!("{}: {}", c.name, c.detail))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+impl fmt::Display for ValidationReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{} at {}", self.connector, self.source)?;
+        for c in &self.checks {
+            let mark = match c.status {
+                CheckStatus::Pass => "ok  ",
+                CheckStatus::Warn => "warn",
+                CheckStatus::Fail => "FAIL",
+            };
+            writeln!(f, "  [{mark}] {}: {}", c.name, c.detail)?;
+        }
+        if let Some(rl) = &self.rate_limit {
+            let word = if rl.limited { "limited" } else { "not limited" };
+            writeln!(f, "  rate limit: {word} ({})", rl.detail)?;
+        }
+        if let Some(plan) = &self.plan {
+            let totals: Vec<String> = plan
+                .totals
+                .iter()
+                .map(|(k, v)| format!("{v} {k}"))
+                .collect();
+            writeln!(
+                f,
+                "  plan: {} ({} requests)",
+                totals.join(", "),
+                plan.requests()
+            )?;
+            for b in &plan.buckets {
+                match (b.limit, b.window_ms) {
+                    (Some(l), Some(w)) => writeln!(
+                        f,
+                        "    {:<45} {:>7} requests  at {l}/{} -> at least {}",
+                        b.bucket,
+                        b.requests,
+                        format_duration(Duration::from_millis(w)),
+                        format_duration(Duration::from_millis(b.min_duration_ms))
+                    )?,
+                    _ => writeln!(
+                        f,
+                        "    {:<45} {:>7} requests  (no limit)",
+                        b.bucket, b.requests
+                    )?,
+                }
+            }
+            writeln!(
+                f,
+                "  estimated duration: {}",
+                format_duration(plan.estimated())
+            )?;
+            for a in &plan.advice {
+                writeln!(f, "  advice: {a}")?;
+            }
+        }
+        let verdict = if self.sync_possible() {
+            "a complete sync is possible"
+        } else {
+            "a complete sync is NOT possible"
+        };
+        write!(f, "  => {verdict}")
+    }
+}
+
+/// `2 h 10 min`, `43 s`, `850 ms`.
+pub fn format_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs >= 3600 {
+        format!("{} h {} min", secs / 3600, (secs % 3600) / 60)
+    } else if secs >= 60 {
+        format!("{} min {} s", secs / 60, secs % 60)
+    } else if secs >= 1 {
+        format!("{:.1} s", d.as_secs_f64())
+    } else {
+        format!("{} ms", d.as_millis())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_verdict_follows_failures() {
+        let mut r = ValidationReport::new("rocketchat", "https://chat");
+        r.push(Check::pass("authenticated", "as admin"));
+        r.push(Check::warn("enrichment", "no last login"));
+        assert!(r.sync_possible());
+        r.push(Check::fail("permission:view-all-teams", "missing"));
+        assert!(!r.sync_possible());
+        assert!(r.failure_summary().contains("view-all-teams"));
+        assert!(r.to_string().contains("NOT possible"));
+    }
+
+    #[test]
+    fn bucket_plan_uses_fixed_window_arithmetic() {
+        let b = BucketPlan::new(
+            "GET /teams.members",
+            5000,
+            Some((10, Duration::from_secs(60))),
+        );
+        assert_eq!(b.min_duration_ms, 499 * 60_000);
+        assert_eq!(
+            format_duration(Duration::from_millis(b.min_duration_ms)),
+            "8 h 19 min"
+        );
+    }
+}

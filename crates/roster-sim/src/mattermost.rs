@@ -1,1 +1,0 @@
-//! Mattermost simulator.

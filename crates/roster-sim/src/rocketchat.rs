@@ -1,1 +1,0 @@
-//! Rocket.Chat simulator.

@@ -1,0 +1,735 @@
+//! The HTTP surface: authentication, rate limiting, faults and endpoints.
+
+use std::borrow::Cow;
+use std::net::SocketAddr;
+use std::ops::Range;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use roster_core::clock::unix_millis;
+use serde_json::{Map, Value, json};
+
+use super::limiter::RateInfo;
+use super::org::{Org, Role, Team, User, iso};
+use super::{RocketChatSim, SimOptions, now_ms_i64};
+use crate::common::{body_fault, json_response};
+use crate::{Fault, LoggedRequest};
+
+const API: &str = "/api/v1/";
+const DEFAULT_COUNT: usize = 50;
+
+pub(super) fn router(sim: RocketChatSim) -> Router {
+    Router::new().fallback(handle).with_state(sim)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    Info,
+    Me,
+    PermissionsListAll,
+    UsersList,
+    RolesList,
+    RolesGetUsersInRole,
+    TeamsListAll,
+    TeamsMembers,
+}
+
+fn endpoint(method: &str, path: &str) -> Option<Endpoint> {
+    if method != "GET" {
+        return None;
+    }
+    let name = path.strip_prefix(API)?;
+    let name = name.strip_suffix('/').unwrap_or(name);
+    Some(match name {
+        "info" => Endpoint::Info,
+        "me" => Endpoint::Me,
+        "permissions.listAll" => Endpoint::PermissionsListAll,
+        "users.list" => Endpoint::UsersList,
+        "roles.list" => Endpoint::RolesList,
+        "roles.getUsersInRole" => Endpoint::RolesGetUsersInRole,
+        "teams.listAll" => Endpoint::TeamsListAll,
+        "teams.members" => Endpoint::TeamsMembers,
+        _ => return None,
+    })
+}
+
+async fn handle(State(sim): State<RocketChatSim>, req: Request) -> Response {
+    let at_ms = unix_millis();
+    let method = req.method().as_str().to_owned();
+    let path = req.uri().path().to_owned();
+    let query = req.uri().query().unwrap_or("").to_owned();
+    let headers = req.headers().clone();
+    let client = client_key(&req);
+    drop(req);
+    let resp = sim.answer(&method, &path, &query, &headers, &client).await;
+    sim.inner.log.record(LoggedRequest {
+        at_ms,
+        method,
+        path,
+        query,
+        status: resp.status().as_u16(),
+    });
+    resp
+}
+
+/// The rate limiter's client: `X-Real-IP`, else the peer address, else loopback.
+fn client_key(req: &Request) -> String {
+    if let Some(ip) = req
+        .headers()
+        .get("x-real-ip")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+    {
+        return ip.to_owned();
+    }
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "127.0.0.1".to_owned(), |c| c.0.ip().to_string())
+}
+
+// ---------------------------------------------------------------- responses
+
+/// An error answer: status and Rocket.Chat-shaped body.
+#[derive(Debug)]
+struct ApiError {
+    status: StatusCode,
+    body: Value,
+}
+
+impl ApiError {
+    fn response(&self) -> Response {
+        json_response(self.status, &self.body)
+    }
+}
+
+fn unauthorized() -> ApiError {
+    ApiError {
+        status: StatusCode::UNAUTHORIZED,
+        body: json!({"status": "error", "message": "You must be logged in to do this."}),
+    }
+}
+
+fn forbidden() -> ApiError {
+    ApiError {
+        status: StatusCode::FORBIDDEN,
+        body: json!({"success": false, "error": "User does not have the permissions required for this action [error-unauthorized]"}),
+    }
+}
+
+fn bad_request(error: &str, error_type: &str) -> ApiError {
+    ApiError {
+        status: StatusCode::BAD_REQUEST,
+        body: json!({"success": false, "error": error, "errorType": error_type}),
+    }
+}
+
+fn not_found() -> Response {
+    json_response(
+        StatusCode::NOT_FOUND,
+        &json!({"success": false, "error": "Not found"}),
+    )
+}
+
+fn server_error(status: u16) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    json_response(
+        status,
+        &json!({"success": false, "error": "Internal server error"}),
+    )
+}
+
+fn too_many_requests(info: &RateInfo, now_ms: u64) -> Response {
+    let wait_s = info.reset_ms.saturating_sub(now_ms).div_ceil(1000);
+    json_response(
+        StatusCode::TOO_MANY_REQUESTS,
+        &json!({
+            "success": false,
+            "error": format!("Error, too many requests. Please slow down. You must wait {wait_s} seconds before trying this endpoint again. [error-too-many-requests]"),
+        }),
+    )
+}
+
+fn set_rate_headers(resp: &mut Response, info: &RateInfo) {
+    let h = resp.headers_mut();
+    h.insert("x-ratelimit-limit", HeaderValue::from(info.limit));
+    h.insert("x-ratelimit-remaining", HeaderValue::from(info.remaining));
+    h.insert("x-ratelimit-reset", HeaderValue::from(info.reset_ms));
+}
+
+// -------------------------------------------------------------- permissions
+
+/// What the caller may do, from `permissions.listAll` and their roles.
+#[derive(Debug, Clone, Copy, Default)]
+struct Perms {
+    view_all_teams: bool,
+    view_full_info: bool,
+    view_room_admin: bool,
+    view_other_channels: bool,
+    access_permissions: bool,
+    bypass: bool,
+}
+
+/// The permission → roles table the server enforces and `permissions.listAll` shows.
+fn permission_table(org: &Org, options: &SimOptions) -> Vec<(&'static str, Vec<String>)> {
+    let s = |xs: &[&str]| xs.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
+    let mut bypass = Vec::new();
+    if options.admin_bypasses_rate_limit {
+        bypass.push("admin".to_owned());
+    }
+    bypass.extend(s(&["bot", "app"]));
+    vec![
+        ("access-permissions", s(&["admin"])),
+        ("api-bypass-rate-limit", bypass),
+        (
+            "view-all-teams",
+            vec![
+                "admin".to_owned(),
+                org.reader_role.clone(),
+                org.auditor_role.clone(),
+            ],
+        ),
+        ("view-d-room", s(&["admin", "user", "bot", "app", "guest"])),
+        (
+            "view-full-other-user-info",
+            vec!["admin".to_owned(), org.reader_role.clone()],
+        ),
+        ("view-other-user-channels", s(&["admin"])),
+        ("view-room-administration", s(&["admin"])),
+        ("view-user-administration", s(&["admin"])),
+    ]
+}
+
+fn perms_of(org: &Org, options: &SimOptions, user: &User) -> Perms {
+    let mut p = Perms::default();
+    for (perm, roles) in permission_table(org, options) {
+        if !roles.iter().any(|r| user.roles.contains(r)) {
+            continue;
+        }
+        match perm {
+            "access-permissions" => p.access_permissions = true,
+            "api-bypass-rate-limit" => p.bypass = true,
+            "view-all-teams" => p.view_all_teams = true,
+            "view-full-other-user-info" => p.view_full_info = true,
+            "view-other-user-channels" => p.view_other_channels = true,
+            "view-room-administration" => p.view_room_admin = true,
+            _ => {}
+        }
+    }
+    p
+}
+
+// ------------------------------------------------------------------ queries
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn parse_query(q: &str) -> Vec<(String, String)> {
+    q.split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+struct Params(Vec<(String, String)>);
+
+impl Params {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// 400 on the first parameter not in `allowed`.
+    fn only(&self, allowed: &[&str]) -> Result<(), ApiError> {
+        match self.0.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
+            Some((k, _)) => Err(bad_request(
+                &format!("The query parameter \"{k}\" is not allowed [error-invalid-params]"),
+                "error-invalid-params",
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// The `offset`/`count` window over `total` rows, as Rocket.Chat computes it.
+    fn page(&self, total: usize, options: &SimOptions) -> (usize, Range<usize>) {
+        let offset = self
+            .get("offset")
+            .and_then(parse_int)
+            .and_then(|o| usize::try_from(o).ok())
+            .unwrap_or(0);
+        let default = DEFAULT_COUNT.min(options.upper_count_limit);
+        let count = match self.get("count").and_then(parse_int) {
+            Some(0) if options.allow_infinite_count => usize::MAX,
+            Some(n) if n > 0 => usize::try_from(n)
+                .unwrap_or(usize::MAX)
+                .min(options.upper_count_limit),
+            _ => default,
+        };
+        let start = offset.min(total);
+        let end = start.saturating_add(count).min(total);
+        (offset, start..end)
+    }
+
+    /// The `sort` parameter: `Ok(None)` when absent, `Err(400)` when not JSON.
+    fn sort(&self) -> Result<Option<Map<String, Value>>, ApiError> {
+        let Some(raw) = self.get("sort") else {
+            return Ok(None);
+        };
+        match serde_json::from_str::<Value>(raw) {
+            Ok(Value::Object(m)) => Ok(Some(m)),
+            _ => Err(bad_request(
+                &format!("Invalid sort parameter provided: \"{raw}\" [error-invalid-sort]"),
+                "error-invalid-sort",
+            )),
+        }
+    }
+}
+
+/// JavaScript's `parseInt`: optional sign and leading digits; `None` for NaN.
+fn parse_int(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (neg, digits) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let end = digits
+        .bytes()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(digits.len());
+    if end == 0 {
+        return None;
+    }
+    let v = digits[..end].parse::<i64>().unwrap_or(i64::MAX);
+    Some(if neg { -v } else { v })
+}
+
+fn sort_dir(sort: &Map<String, Value>, key: &str) -> Option<bool> {
+    sort.get(key).map(|v| v.as_i64().unwrap_or(1) >= 0)
+}
+
+// -------------------------------------------------------------------- JSON
+
+fn user_json(u: &User, full: bool, created_at: bool) -> Value {
+    let mut m = Map::new();
+    m.insert("_id".into(), u.id.as_str().into());
+    m.insert("username".into(), u.username.as_str().into());
+    if let Some(name) = &u.name {
+        m.insert("name".into(), name.as_str().into());
+    }
+    m.insert("status".into(), u.status.into());
+    m.insert("active".into(), u.active.into());
+    m.insert("type".into(), u.kind.into());
+    if created_at {
+        m.insert("createdAt".into(), iso(u.created_at).into());
+    }
+    if u.federated_flag {
+        m.insert("federated".into(), true.into());
+    }
+    if full {
+        if !u.emails.is_empty() {
+            let emails: Vec<Value> = u
+                .emails
+                .iter()
+                .map(|(a, v)| json!({"address": a, "verified": v}))
+                .collect();
+            m.insert("emails".into(), emails.into());
+        }
+        let roles: Vec<Value> = u.roles.iter().map(|r| r.as_str().into()).collect();
+        m.insert("roles".into(), roles.into());
+        if let Some(ll) = u.last_login {
+            m.insert("lastLogin".into(), iso(ll).into());
+        }
+    }
+    Value::Object(m)
+}
+
+fn role_json(r: &Role) -> Value {
+    json!({
+        "_id": r.id,
+        "name": r.name,
+        "scope": r.scope,
+        "description": r.description,
+        "protected": r.protected,
+        "mandatory2fa": r.mandatory2fa,
+    })
+}
+
+fn team_json(org: &Org, t: &Team) -> Value {
+    let active = t
+        .members
+        .iter()
+        .filter(|m| org.users[m.user].active)
+        .count();
+    let mut v = json!({
+        "_id": t.id,
+        "name": t.name,
+        "type": t.kind,
+        "roomId": t.room_id,
+        "createdAt": iso(t.created_at),
+        "_updatedAt": iso(t.created_at),
+        "numberOfUsers": active,
+    });
+    if let (Some(first), Value::Object(m)) = (t.members.first(), &mut v) {
+        let u = &org.users[first.user];
+        m.insert(
+            "createdBy".into(),
+            json!({"_id": u.id, "username": u.username}),
+        );
+    }
+    v
+}
+
+fn paged(key: &str, rows: Vec<Value>, offset: usize, total: usize) -> Value {
+    let count = rows.len();
+    json!({
+        key: Value::Array(rows),
+        "count": count,
+        "offset": offset,
+        "total": total,
+        "success": true,
+    })
+}
+
+fn doubled(rows: Vec<Value>, fault: Option<&Fault>) -> Vec<Value> {
+    if fault == Some(&Fault::DuplicateRows) {
+        let mut out = rows.clone();
+        out.extend(rows);
+        out
+    } else {
+        rows
+    }
+}
+
+// ---------------------------------------------------------------- dispatch
+
+impl RocketChatSim {
+    async fn answer(
+        &self,
+        method: &str,
+        path: &str,
+        query: &str,
+        headers: &HeaderMap,
+        client: &str,
+    ) -> Response {
+        let Some(ep) = endpoint(method, path) else {
+            return not_found();
+        };
+        let options = &self.inner.options;
+        let mut rate = None;
+        if ep != Endpoint::Info {
+            let header = |name: &str| {
+                headers
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            let (Some(user_id), Some(token)) = (header("x-user-id"), header("x-auth-token")) else {
+                return unauthorized().response();
+            };
+            let perms = {
+                let org = self.org();
+                let caller = org.tokens.get(&token).map(|&i| &org.users[i]);
+                match caller {
+                    Some(u) if u.id == user_id && u.active => perms_of(&org, options, u),
+                    _ => return unauthorized().response(),
+                }
+            };
+            if options.rate_limit.is_some() && !perms.bypass {
+                let now = unix_millis();
+                // One bucket per route, with or without a trailing slash.
+                let route = path.strip_suffix('/').unwrap_or(path);
+                let (info, over) = self.inner.limiter.hit(method, route, client, now);
+                if over {
+                    let mut resp = too_many_requests(&info, now);
+                    set_rate_headers(&mut resp, &info);
+                    return resp;
+                }
+                rate = Some(info);
+            }
+        }
+        let fault = self.inner.faults.take(path);
+        let early = match &fault {
+            Some(Fault::ServerError(s)) => Some(server_error(*s)),
+            Some(Fault::RateLimited) => {
+                let now = unix_millis();
+                let info = self.inner.limiter.exhausted(now);
+                rate = Some(info);
+                Some(too_many_requests(&info, now))
+            }
+            Some(Fault::Unauthorized) => Some(unauthorized().response()),
+            Some(Fault::NotFound) => Some(not_found()),
+            _ => None,
+        };
+        let mut resp = match early {
+            Some(r) => r,
+            None => {
+                let result = self.endpoint_answer(ep, query, headers, fault.as_ref());
+                match (result, &fault) {
+                    (Ok(body), Some(f)) => match body_fault(f, &body).await {
+                        Some(r) => r,
+                        None => json_response(StatusCode::OK, &body),
+                    },
+                    (Ok(body), None) => json_response(StatusCode::OK, &body),
+                    (Err(e), Some(Fault::Slow(d))) => {
+                        tokio::time::sleep(*d).await;
+                        e.response()
+                    }
+                    (Err(e), _) => e.response(),
+                }
+            }
+        };
+        if let Some(info) = &rate {
+            set_rate_headers(&mut resp, info);
+        }
+        resp
+    }
+
+    /// The answer of an authenticated, admitted request.
+    fn endpoint_answer(
+        &self,
+        ep: Endpoint,
+        query: &str,
+        headers: &HeaderMap,
+        fault: Option<&Fault>,
+    ) -> Result<Value, ApiError> {
+        let options = &self.inner.options;
+        let params = Params(parse_query(query));
+        if ep == Endpoint::Info {
+            return Ok(json!({"version": "7.4.0", "success": true}));
+        }
+        let token = headers
+            .get("x-auth-token")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let mut org = self.org();
+        let Some(&caller) = org.tokens.get(token) else {
+            return Err(unauthorized());
+        };
+        let perms = perms_of(&org, options, &org.users[caller]);
+        let created = options.include_created_at;
+        match ep {
+            Endpoint::Info => Ok(json!({"version": "7.4.0", "success": true})),
+            Endpoint::Me => {
+                let mut v = user_json(&org.users[caller], true, created);
+                if let Value::Object(m) = &mut v {
+                    m.insert("success".into(), true.into());
+                }
+                Ok(v)
+            }
+            Endpoint::PermissionsListAll => {
+                let update: Vec<Value> = permission_table(&org, options)
+                    .into_iter()
+                    .map(|(id, roles)| {
+                        json!({"_id": id, "roles": roles, "_updatedAt": "2024-01-01T00:00:00.000Z"})
+                    })
+                    .collect();
+                Ok(json!({"update": update, "remove": [], "success": true}))
+            }
+            Endpoint::RolesList => {
+                let roles: Vec<Value> = org.roles.iter().map(role_json).collect();
+                Ok(json!({"roles": roles, "success": true}))
+            }
+            Endpoint::UsersList => {
+                params.only(&["offset", "count", "sort"])?;
+                let sort = params.sort()?;
+                if fault == Some(&Fault::ShiftPages) {
+                    org.add_shift_user(now_ms_i64());
+                }
+                let order: Cow<'_, [usize]> = match &sort {
+                    Some(s) if sort_dir(s, "username") == Some(false) => {
+                        Cow::Owned(org.by_username.iter().rev().copied().collect())
+                    }
+                    Some(s) if sort_dir(s, "_id").is_some() => {
+                        let mut v = org.by_username.clone();
+                        v.sort_by(|&a, &b| org.users[a].id.cmp(&org.users[b].id));
+                        if sort_dir(s, "_id") == Some(false) {
+                            v.reverse();
+                        }
+                        Cow::Owned(v)
+                    }
+                    _ => Cow::Borrowed(&org.by_username),
+                };
+                let total = order.len();
+                let (offset, range) = params.page(total, options);
+                let rows = order[range]
+                    .iter()
+                    .map(|&i| user_json(&org.users[i], perms.view_full_info, created))
+                    .collect();
+                Ok(paged("users", doubled(rows, fault), offset, total))
+            }
+            Endpoint::RolesGetUsersInRole => {
+                params.only(&["role", "roomId", "offset", "count", "sort"])?;
+                params.sort()?;
+                if !perms.access_permissions {
+                    return Err(forbidden());
+                }
+                let Some(role) = params.get("role").filter(|r| !r.is_empty()) else {
+                    return Err(bad_request(
+                        "The required \"role\" param is missing. [error-invalid-params]",
+                        "error-invalid-params",
+                    ));
+                };
+                let Some(role) = org
+                    .roles
+                    .iter()
+                    .find(|r| r.id == role || r.name == role)
+                    .map(|r| r.id.clone())
+                else {
+                    return Err(bad_request(
+                        "Role not found [error-invalid-roleId]",
+                        "error-invalid-roleId",
+                    ));
+                };
+                let holders: Vec<usize> = org
+                    .by_username
+                    .iter()
+                    .copied()
+                    .filter(|&i| org.users[i].roles.contains(&role))
+                    .collect();
+                let total = holders.len();
+                let (_, range) = params.page(total, options);
+                let rows = holders[range]
+                    .iter()
+                    .map(|&i| user_json(&org.users[i], perms.view_full_info, created))
+                    .collect();
+                Ok(json!({"users": doubled(rows, fault), "total": total, "success": true}))
+            }
+            Endpoint::TeamsListAll => {
+                params.only(&["offset", "count", "sort"])?;
+                params.sort()?;
+                if !perms.view_all_teams {
+                    return Err(forbidden());
+                }
+                if fault == Some(&Fault::ShiftPages) {
+                    org.add_shift_team(now_ms_i64());
+                }
+                let total = org.teams.len();
+                let (offset, range) = params.page(total, options);
+                let rows = org.teams[range]
+                    .iter()
+                    .map(|t| team_json(&org, t))
+                    .collect();
+                Ok(paged("teams", doubled(rows, fault), offset, total))
+            }
+            Endpoint::TeamsMembers => {
+                params.only(&["offset", "count", "sort", "teamId"])?;
+                params.sort()?;
+                let Some(team_id) = params.get("teamId").filter(|t| !t.is_empty()) else {
+                    return Err(bad_request(
+                        "missing-teamId-or-teamName",
+                        "missing-teamId-or-teamName",
+                    ));
+                };
+                let Some(ti) = org.teams.iter().position(|t| t.id == team_id) else {
+                    return Err(bad_request("team-does-not-exist", "team-does-not-exist"));
+                };
+                if fault == Some(&Fault::ShiftPages) {
+                    let users = &org.users;
+                    if let Some(first) = org.teams[ti]
+                        .members
+                        .iter()
+                        .position(|m| users[m.user].active)
+                    {
+                        org.teams[ti].members.remove(first);
+                    }
+                }
+                let org = &*org;
+                let team = &org.teams[ti];
+                let visible = perms.view_all_teams
+                    || perms.view_room_admin
+                    || perms.view_other_channels
+                    || team.members.iter().any(|m| m.user == caller);
+                let members: Vec<_> = if visible {
+                    team.members
+                        .iter()
+                        .filter(|m| org.users[m.user].active)
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                let total = members.len();
+                let (offset, range) = params.page(total, options);
+                let rows = members[range]
+                    .iter()
+                    .map(|m| {
+                        let u = &org.users[m.user];
+                        let mut user =
+                            json!({"_id": u.id, "username": u.username, "status": u.status});
+                        if let (Some(name), Value::Object(um)) = (&u.name, &mut user) {
+                            um.insert("name".into(), name.as_str().into());
+                        }
+                        let mut row = json!({"user": user, "createdAt": iso(m.created_at)});
+                        if let (Some(roles), Value::Object(rm)) = (&m.roles, &mut row) {
+                            rm.insert("roles".into(), json!(roles));
+                        }
+                        row
+                    })
+                    .collect();
+                Ok(paged("members", doubled(rows, fault), offset, total))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn parse_int_is_javascript_like() {
+        assert_eq!(parse_int("10"), Some(10));
+        assert_eq!(parse_int("10abc"), Some(10));
+        assert_eq!(parse_int("-5"), Some(-5));
+        assert_eq!(parse_int("abc"), None);
+        assert_eq!(parse_int(""), None);
+        assert_eq!(parse_int("99999999999999999999999"), Some(i64::MAX));
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(
+            percent_decode("%7B%22username%22%3A1%7D"),
+            "{\"username\":1}"
+        );
+        assert_eq!(percent_decode("a+b%2"), "a b%2");
+        assert_eq!(percent_decode("%zz%"), "%zz%");
+        assert_eq!(percent_decode("%E2%9C%93"), "\u{2713}");
+    }
+
+    #[test]
+    fn iso_matches_javascript() {
+        assert_eq!(iso(1_704_164_645_123), "2024-01-02T03:04:05.123Z");
+        assert_eq!(iso(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+}
