@@ -502,14 +502,13 @@ impl HttpClient {
         let label = call.label();
         let progress = self.progress();
 
-        let waited = inner.pacer.limiter.acquire(&bucket).await;
-        let gate_waited = inner.pacer.gate.wait(&gate_key).await;
-        let total_wait = waited + gate_waited;
-        if !total_wait.is_zero() {
-            inner.stats.waited(total_wait);
-            progress.event(ProgressEvent::RateLimitWait(&bucket, total_wait));
-            tracing::debug!(endpoint = %label, wait = ?total_wait, "Waited for rate limit.");
-        }
+        let on_wait = |wait: Duration| {
+            progress.event(ProgressEvent::RateLimitWait(&bucket, wait));
+            tracing::debug!(endpoint = %label, ?wait, "Waiting for rate limit.");
+        };
+        let waited = inner.pacer.limiter.acquire(&bucket, &on_wait).await;
+        let gate_waited = inner.pacer.gate.wait(&gate_key, &on_wait).await;
+        inner.stats.waited(waited + gate_waited);
 
         let mut url = inner
             .config
@@ -535,8 +534,7 @@ impl HttpClient {
 
         inner.stats.request(&bucket);
         progress.event(ProgressEvent::Request(&bucket));
-        let _span = tracing::trace_span!("request", endpoint = %bucket).entered();
-        drop(_span);
+        tracing::trace!(endpoint = %label, "Sending request.");
         let resp = match req.send().await {
             Ok(r) => r,
             Err(e) => {

@@ -72,8 +72,12 @@ impl fmt::Display for RateLimit {
 #[async_trait]
 pub trait Limiter: Send + Sync + fmt::Debug {
     /// Waits until a call in `bucket` is allowed; returns how long it waited.
-    async fn acquire(&self, bucket: &str) -> Duration;
+    /// `on_wait` is told each wait before it starts (for progress displays).
+    async fn acquire(&self, bucket: &str, on_wait: &(dyn Fn(Duration) + Send + Sync)) -> Duration;
 }
+
+/// An `on_wait` callback that ignores waits.
+pub fn ignore_wait(_: Duration) {}
 
 /// No client-side limit (the server's headers still pace via the gate).
 #[derive(Debug, Clone, Copy, Default)]
@@ -81,7 +85,11 @@ pub struct Unlimited;
 
 #[async_trait]
 impl Limiter for Unlimited {
-    async fn acquire(&self, _bucket: &str) -> Duration {
+    async fn acquire(
+        &self,
+        _bucket: &str,
+        _on_wait: &(dyn Fn(Duration) + Send + Sync),
+    ) -> Duration {
         Duration::ZERO
     }
 }
@@ -151,12 +159,14 @@ where
     C: Clock + Clone + Send + Sync,
     C::Instant: Reference,
 {
-    async fn acquire(&self, bucket: &str) -> Duration {
+    async fn acquire(&self, bucket: &str, on_wait: &(dyn Fn(Duration) + Send + Sync)) -> Duration {
         // governor's own async wait sleeps on real time; owning the loop lets
         // tokio's (pausable) clock drive it.
         let start = Instant::now();
         while let Err(wait) = self.try_acquire(bucket) {
-            tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
+            let wait = wait.max(Duration::from_millis(1));
+            on_wait(wait);
+            tokio::time::sleep(wait).await;
         }
         start.elapsed()
     }
@@ -356,7 +366,7 @@ impl HeaderGate {
     /// Waits until the server's last word allows a call in `key`, then
     /// counts the call as in flight. Returns the time waited. Every `wait`
     /// must be followed by [`observe`](Self::observe) or [`release`](Self::release).
-    pub async fn wait(&self, key: &str) -> Duration {
+    pub async fn wait(&self, key: &str, on_wait: &(dyn Fn(Duration) + Send + Sync)) -> Duration {
         let start = Instant::now();
         loop {
             let notified = self.notify.notified();
@@ -408,7 +418,10 @@ impl HeaderGate {
                 }
             };
             match sleep_until {
-                Some(t) => tokio::time::sleep_until(t).await,
+                Some(t) => {
+                    on_wait(t.saturating_duration_since(Instant::now()));
+                    tokio::time::sleep_until(t).await;
+                }
                 // Wait for a response to tell us more (bounded, in case the
                 // call in flight never reports).
                 None => {
@@ -559,9 +572,9 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn governor_acquire_sleeps_on_tokio_time() {
         let lim = GovernorLimiter::new(RateLimit::per_endpoint(2, Duration::from_secs(10)));
-        assert_eq!(lim.acquire("a").await, Duration::ZERO);
-        assert_eq!(lim.acquire("a").await, Duration::ZERO);
-        let waited = lim.acquire("a").await;
+        assert_eq!(lim.acquire("a", &ignore_wait).await, Duration::ZERO);
+        assert_eq!(lim.acquire("a", &ignore_wait).await, Duration::ZERO);
+        let waited = lim.acquire("a", &ignore_wait).await;
         assert!(waited >= Duration::from_secs(5), "{waited:?}");
     }
 
@@ -622,7 +635,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn gate_waits_for_reset_when_remaining_is_zero() {
         let gate = HeaderGate::new(Duration::ZERO);
-        assert_eq!(gate.wait("b").await, Duration::ZERO);
+        assert_eq!(gate.wait("b", &ignore_wait).await, Duration::ZERO);
         let reset_at = Instant::now() + Duration::from_secs(30);
         let info = RateLimitInfo {
             limit: Some(2),
@@ -632,16 +645,16 @@ mod tests {
         };
         gate.observe("b", &info, false);
         // One call left in this window, then a wait until the reset.
-        assert_eq!(gate.wait("b").await, Duration::ZERO);
+        assert_eq!(gate.wait("b", &ignore_wait).await, Duration::ZERO);
         gate.release("b");
-        let waited = gate.wait("b").await;
+        let waited = gate.wait("b", &ignore_wait).await;
         assert_eq!(waited, Duration::from_secs(30));
         // After the reset the new window allows `limit` calls.
         gate.release("b");
-        assert_eq!(gate.wait("b").await, Duration::ZERO);
+        assert_eq!(gate.wait("b", &ignore_wait).await, Duration::ZERO);
         let g = Arc::new(gate);
         let g2 = g.clone();
-        let third = tokio::spawn(async move { g2.wait("b").await });
+        let third = tokio::spawn(async move { g2.wait("b", &ignore_wait).await });
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(!third.is_finished(), "the new window's 2 calls are used up");
         // A call ending without a response leaves nothing in flight: one
@@ -653,9 +666,9 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn gate_probes_one_call_until_heard_from() {
         let gate = Arc::new(HeaderGate::new(Duration::ZERO));
-        assert_eq!(gate.wait("b").await, Duration::ZERO);
+        assert_eq!(gate.wait("b", &ignore_wait).await, Duration::ZERO);
         let g = gate.clone();
-        let second = tokio::spawn(async move { g.wait("b").await });
+        let second = tokio::spawn(async move { g.wait("b", &ignore_wait).await });
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert!(
             !second.is_finished(),
@@ -669,7 +682,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn rejection_waits_for_reset() {
         let gate = HeaderGate::new(Duration::ZERO);
-        gate.wait("b").await;
+        gate.wait("b", &ignore_wait).await;
         let info = RateLimitInfo {
             limit: Some(10),
             remaining: Some(0),
@@ -677,7 +690,7 @@ mod tests {
             retry_after: None,
         };
         gate.observe("b", &info, true);
-        assert_eq!(gate.wait("b").await, Duration::from_secs(12));
+        assert_eq!(gate.wait("b", &ignore_wait).await, Duration::from_secs(12));
     }
 
     #[test]

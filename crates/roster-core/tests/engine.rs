@@ -1,0 +1,365 @@
+//! The whole core end to end: a tiny in-test connector for a toy platform
+//! served by wiremock, driven by the engine into memory and file sinks.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use roster_core::{
+    Auth, Connector, Endpoint, Entitlement, Grant, HttpClient, HttpConfig, ItemStream, JsonlFile,
+    Keyed, Listed, MemorySink, Page, PageRequest, Paging, PagingLimits, Purpose, RateLimitDialect,
+    Record, Resource, ResourceRef, ResourceSyncer, ResourceType, RetryPolicy, Snapshot, SyncEngine,
+    SyncOptions, ValidationReport, paginate,
+};
+use serde::Deserialize;
+use wiremock::matchers::{method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const USERS: Endpoint = Endpoint::get("/users");
+const GROUPS: Endpoint = Endpoint::get("/groups");
+const MEMBERS: Endpoint = Endpoint::get("/groups/{id}/members");
+
+#[derive(Deserialize)]
+struct User {
+    id: String,
+    name: String,
+}
+impl Keyed for User {
+    fn key(&self) -> &str {
+        &self.id
+    }
+}
+#[derive(Deserialize)]
+struct Group {
+    id: String,
+}
+impl Keyed for Group {
+    fn key(&self) -> &str {
+        &self.id
+    }
+}
+#[derive(Deserialize)]
+struct GroupPage {
+    items: Vec<Group>,
+    total: u64,
+}
+#[derive(Deserialize)]
+struct Member {
+    user_id: String,
+}
+impl Keyed for Member {
+    fn key(&self) -> &str {
+        &self.user_id
+    }
+}
+
+struct Toy {
+    client: HttpClient,
+}
+
+struct Users<'a>(&'a HttpClient);
+struct Groups<'a>(&'a HttpClient);
+
+fn number(req: PageRequest) -> (u32, u32) {
+    match req {
+        PageRequest::Number { page, per_page } => (page, per_page),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+impl ResourceSyncer for Users<'_> {
+    fn resource_type(&self) -> ResourceType {
+        ResourceType::User
+    }
+    fn list(&self) -> ItemStream<'_, Listed> {
+        let c = self.0;
+        paginate(
+            USERS.bucket(),
+            Paging::PageNumber {
+                per_page: 2,
+                server_cap: Some(2),
+            },
+            PagingLimits::default(),
+            move |req| async move {
+                let (page, per_page) = number(req);
+                let call = USERS.call().query("page", page).query("per_page", per_page);
+                c.json::<Vec<User>>(&call).await.map(Page::new)
+            },
+        )
+        .map(|u| u.map(|u| Resource::new(ResourceType::User, u.id, u.name).into()))
+        .boxed()
+    }
+    fn entitlements<'a>(&'a self, _: &'a Resource) -> ItemStream<'a, Entitlement> {
+        futures::stream::empty().boxed()
+    }
+}
+
+impl ResourceSyncer for Groups<'_> {
+    fn resource_type(&self) -> ResourceType {
+        ResourceType::Team
+    }
+    fn list(&self) -> ItemStream<'_, Listed> {
+        let c = self.0;
+        paginate(
+            GROUPS.bucket(),
+            Paging::Offset { count: 2 },
+            PagingLimits::default(),
+            move |req| async move {
+                let PageRequest::Offset { offset, count } = req else {
+                    unreachable!()
+                };
+                let call = GROUPS.call().query("offset", offset).query("count", count);
+                let p: GroupPage = c.json(&call).await?;
+                Ok(Page::new(p.items).with_total(p.total))
+            },
+        )
+        .map(|g| g.map(|g| Resource::new(ResourceType::Team, g.id.clone(), g.id).into()))
+        .boxed()
+    }
+    fn entitlements<'a>(&'a self, r: &'a Resource) -> ItemStream<'a, Entitlement> {
+        let e = Entitlement::new(r.reference(), "member", Purpose::Assignment);
+        futures::stream::iter([Ok(e)]).boxed()
+    }
+    fn has_grants(&self) -> bool {
+        true
+    }
+    fn grants<'a>(&'a self, r: &'a Resource) -> ItemStream<'a, Grant> {
+        let c = self.0;
+        let id = r.id.as_str().to_owned();
+        let ent = roster_core::EntitlementId::new(r.reference(), "member");
+        paginate(
+            MEMBERS.bucket(),
+            Paging::PageNumber {
+                per_page: 2,
+                server_cap: Some(2),
+            },
+            PagingLimits::default(),
+            move |req| {
+                let id = id.clone();
+                async move {
+                    let (page, per_page) = number(req);
+                    let call = MEMBERS
+                        .call()
+                        .param("id", &id)
+                        .query("page", page)
+                        .query("per_page", per_page);
+                    c.json::<Vec<Member>>(&call).await.map(Page::new)
+                }
+            },
+        )
+        .map(move |m| m.map(|m| Grant::new(ent.clone(), ResourceRef::user(m.user_id))))
+        .boxed()
+    }
+}
+
+#[async_trait]
+impl Connector for Toy {
+    fn name(&self) -> &'static str {
+        "mattermost"
+    }
+    fn source(&self) -> String {
+        self.client.config().source()
+    }
+    fn client(&self) -> &HttpClient {
+        &self.client
+    }
+    async fn validate(&self) -> roster_core::Result<ValidationReport> {
+        Ok(ValidationReport::new(self.name(), &self.source()))
+    }
+    fn syncers(&self) -> Vec<Box<dyn ResourceSyncer + '_>> {
+        vec![
+            Box::new(Users(&self.client)),
+            Box::new(Groups(&self.client)),
+        ]
+    }
+}
+
+async fn toy_server(broken_group: bool) -> MockServer {
+    let s = MockServer::start().await;
+    let users = [
+        ("u1", "Ada"),
+        ("u2", "Bob"),
+        ("u3", "Cy"),
+        ("u4", "Di"),
+        ("u5", "Ed"),
+    ];
+    for page in 0..3 {
+        let rows: Vec<_> = users
+            .iter()
+            .skip(page * 2)
+            .take(2)
+            .map(|(id, name)| serde_json::json!({"id": id, "name": name}))
+            .collect();
+        Mock::given(method("GET"))
+            .and(path("/users"))
+            .and(query_param("page", page.to_string()))
+            .respond_with(ResponseTemplate::new(200).set_body_json(rows))
+            .mount(&s)
+            .await;
+    }
+    for (offset, body) in [
+        (
+            0,
+            serde_json::json!({"items": [{"id": "g1"}, {"id": "g2"}], "total": 3}),
+        ),
+        (2, serde_json::json!({"items": [{"id": "g3"}], "total": 3})),
+    ] {
+        Mock::given(path("/groups"))
+            .and(query_param("offset", offset.to_string()))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .mount(&s)
+            .await;
+    }
+    let members = |ids: &[&str]| {
+        serde_json::json!(
+            ids.iter()
+                .map(|u| serde_json::json!({"user_id": u}))
+                .collect::<Vec<_>>()
+        )
+    };
+    // g1: a row repeated inside a page (server quirk) → one grant.
+    Mock::given(path("/groups/g1/members"))
+        .and(query_param("page", "0"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(members(&["u1", "u1"])))
+        .mount(&s)
+        .await;
+    Mock::given(path("/groups/g1/members"))
+        .and(query_param("page", "1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(members(&["u2"])))
+        .mount(&s)
+        .await;
+    Mock::given(path("/groups/g2/members"))
+        .and(query_param("page", "0"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(members(&["u3"])))
+        .mount(&s)
+        .await;
+    let g3 = if broken_group {
+        ResponseTemplate::new(503)
+    } else {
+        ResponseTemplate::new(200).set_body_json(members(&["u4", "u5"]))
+    };
+    Mock::given(path("/groups/g3/members"))
+        .and(query_param("page", "0"))
+        .respond_with(g3)
+        .mount(&s)
+        .await;
+    Mock::given(path("/groups/g3/members"))
+        .and(query_param("page", "1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(members(&[])))
+        .mount(&s)
+        .await;
+    s
+}
+
+fn toy(server: &MockServer) -> Toy {
+    let mut config = HttpConfig::new(&server.uri(), false, RateLimitDialect::MATTERMOST).unwrap();
+    config.retry = RetryPolicy {
+        max_retries: 2,
+        min_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(2),
+        ..RetryPolicy::default()
+    };
+    Toy {
+        client: HttpClient::new(config, Auth::None).unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn a_complete_sync_streams_every_record_once() {
+    let server = toy_server(false).await;
+    let mut sink = MemorySink::default();
+    let summary = SyncEngine::new(SyncOptions::default())
+        .run(&toy(&server), &mut sink)
+        .await
+        .unwrap();
+    assert!(summary.complete, "{:?}", summary.warnings);
+    let snap = sink.snapshot();
+    assert_eq!(snap.resources.len(), 8);
+    assert_eq!(snap.entitlements.len(), 3);
+    let mut grants: Vec<String> = snap
+        .grants
+        .iter()
+        .map(|g| format!("{} {}", g.entitlement, g.principal.id))
+        .collect();
+    grants.sort();
+    assert_eq!(
+        grants,
+        [
+            "team:g1:member u1",
+            "team:g1:member u2",
+            "team:g2:member u3",
+            "team:g3:member u4",
+            "team:g3:member u5"
+        ]
+    );
+    assert_eq!(
+        (
+            summary.counts.resource,
+            summary.counts.entitlement,
+            summary.counts.grant
+        ),
+        (8, 3, 5)
+    );
+    assert!(matches!(sink.records.first(), Some(Record::Header(_))));
+    assert!(matches!(sink.records.last(), Some(Record::Summary(_))));
+    assert_eq!(
+        summary.requests,
+        server.received_requests().await.unwrap().len() as u64
+    );
+}
+
+#[tokio::test]
+async fn a_lost_team_makes_the_snapshot_incomplete_and_says_which() {
+    let server = toy_server(true).await;
+    let mut sink = MemorySink::default();
+    let summary = SyncEngine::new(SyncOptions::default())
+        .run(&toy(&server), &mut sink)
+        .await
+        .unwrap();
+    assert!(!summary.complete);
+    assert_eq!(summary.warnings.len(), 1, "{:?}", summary.warnings);
+    assert!(
+        summary.warnings[0].contains("g3") && summary.warnings[0].contains("503"),
+        "{:?}",
+        summary.warnings
+    );
+    assert_eq!(summary.retries, 2);
+    assert_eq!(summary.counts.grant, 3);
+}
+
+#[tokio::test]
+async fn file_sink_output_reads_back_and_counts_match_lines() {
+    let server = toy_server(false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("toy.jsonl");
+    let mut sink = JsonlFile::create(&path).await.unwrap();
+    let summary = SyncEngine::new(SyncOptions {
+        concurrency: 1,
+        ..SyncOptions::default()
+    })
+    .run(&toy(&server), &mut sink)
+    .await
+    .unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let snap = Snapshot::from_jsonl(&text).unwrap();
+    assert!(snap.is_complete());
+    assert_eq!(snap.summary.as_ref(), Some(&summary));
+    assert_eq!(snap.resources.len() as u64, summary.counts.resource);
+    assert_eq!(snap.grants.len() as u64, summary.counts.grant);
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(v.get("kind").is_some());
+    }
+}
+
+#[tokio::test]
+async fn an_interrupted_sync_says_so() {
+    let server = toy_server(false).await;
+    let mut sink = MemorySink::default();
+    let summary = SyncEngine::new(SyncOptions::default())
+        .run_until(&toy(&server), &mut sink, async {})
+        .await
+        .unwrap();
+    assert!(!summary.complete);
+    assert!(summary.warnings[0].contains("interrupted"));
+}
