@@ -455,7 +455,9 @@ impl HttpClient {
         .await
     }
 
-    fn decode<T: DeserializeOwned>(&self, label: &str, body: &[u8]) -> Result<T> {
+    /// Decodes a body the way [`json`](Self::json) does: a failure names
+    /// the endpoint, the JSON path and a redacted excerpt.
+    pub fn decode<T: DeserializeOwned>(&self, label: &str, body: &[u8]) -> Result<T> {
         let mut de = serde_json::Deserializer::from_slice(body);
         serde_path_to_error::deserialize(&mut de).map_err(|e| Error::Decode {
             endpoint: label.to_owned(),

@@ -55,6 +55,8 @@ pub mod retry;
 pub mod sink;
 pub mod snapshot;
 pub mod stats;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
 pub mod validate;
 
 pub use connector::{Connector, ItemStream, Listed, ResourceSyncer};
