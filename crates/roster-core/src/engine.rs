@@ -19,8 +19,9 @@ use tokio::time::Instant;
 
 use crate::connector::{Connector, Listed, ResourceSyncer};
 use crate::error::{Error, Result};
-use crate::model::{Grant, ResourceId, ResourceType};
+use crate::model::{Grant, ResourceId, ResourceRef, ResourceType};
 use crate::progress::{NoProgress, Progress, ProgressEvent};
+use crate::resume::ResumeState;
 use crate::sink::Sink;
 use crate::snapshot::{Counts, Header, Record, Summary};
 
@@ -66,7 +67,15 @@ impl Default for SyncEngine {
     }
 }
 
-struct Ctx {
+/// What producers send the writer.
+enum Msg {
+    Record(Record),
+    /// Every record of this resource has been sent (checkpoint).
+    Done(ResourceRef),
+}
+
+struct Ctx<'r> {
+    resume: Option<&'r ResumeState>,
     progress: Arc<dyn Progress>,
     concurrency: usize,
     max_warnings: usize,
@@ -75,7 +84,7 @@ struct Ctx {
     stopped: AtomicBool,
 }
 
-impl Ctx {
+impl Ctx<'_> {
     /// Records that data is missing.
     fn lost(&self, message: String, error: Option<&Error>) {
         self.incomplete.store(true, Ordering::Relaxed);
@@ -96,8 +105,12 @@ impl Ctx {
         self.stopped.load(Ordering::Relaxed)
     }
 
-    async fn send(&self, tx: &mpsc::Sender<Record>, record: Record) {
-        if tx.send(record).await.is_err() {
+    async fn send(&self, tx: &mpsc::Sender<Msg>, record: Record) {
+        self.send_msg(tx, Msg::Record(record)).await;
+    }
+
+    async fn send_msg(&self, tx: &mpsc::Sender<Msg>, msg: Msg) {
+        if tx.send(msg).await.is_err() {
             // The writer is gone (sink error); stop producing.
             self.stopped.store(true, Ordering::Relaxed);
         }
@@ -147,6 +160,27 @@ impl SyncEngine {
         S: Sink,
         I: Future<Output = ()>,
     {
+        self.run_with(connector, sink, interrupt, None).await
+    }
+
+    /// Like [`run_until`](Self::run_until), continuing an interrupted sync:
+    /// resources `resume` lists as finished are not read again, and nothing
+    /// it already holds is written twice. The sink must append to the
+    /// interrupted output (see [`JsonlFile::resume`](crate::JsonlFile::resume)).
+    /// The summary's counts cover the whole file; its request counters cover
+    /// this run.
+    pub async fn run_with<C, S, I>(
+        &self,
+        connector: &C,
+        sink: &mut S,
+        interrupt: I,
+        resume: Option<&ResumeState>,
+    ) -> Result<Summary>
+    where
+        C: Connector + ?Sized,
+        S: Sink,
+        I: Future<Output = ()>,
+    {
         let client = connector.client();
         client.set_progress(self.progress.clone());
         if self.options.validate {
@@ -157,12 +191,16 @@ impl SyncEngine {
         }
         let before = client.stats();
         let started = Instant::now();
-        let header = Header::new(connector.name(), &connector.source());
+        let header = resume
+            .and_then(ResumeState::header)
+            .cloned()
+            .unwrap_or_else(|| Header::new(connector.name(), &connector.source()));
         sink.begin(&header)
             .await
             .map_err(|e| Error::Sink(e.to_string()))?;
 
         let ctx = Ctx {
+            resume,
             progress: self.progress.clone(),
             concurrency: self.options.concurrency.max(1),
             max_warnings: self.options.max_warnings,
@@ -171,7 +209,7 @@ impl SyncEngine {
             stopped: AtomicBool::new(false),
         };
         let syncers = connector.syncers();
-        let (tx, mut rx) = mpsc::channel::<Record>(1024);
+        let (tx, mut rx) = mpsc::channel::<Msg>(1024);
 
         let produce = async {
             let tx = tx;
@@ -187,10 +225,22 @@ impl SyncEngine {
             }
         };
         let write = async {
-            let mut counts = Counts::default();
+            let mut counts = resume.map(ResumeState::counts).unwrap_or_default();
             let mut resources: HashSet<(ResourceType, ResourceId)> = HashSet::new();
             let mut entitlements: HashSet<String> = HashSet::new();
-            while let Some(record) = rx.recv().await {
+            while let Some(msg) = rx.recv().await {
+                let record = match msg {
+                    Msg::Record(r) => r,
+                    Msg::Done(done) => {
+                        sink.checkpoint(&done)
+                            .await
+                            .map_err(|e| Error::Sink(e.to_string()))?;
+                        continue;
+                    }
+                };
+                if resume.is_some_and(|r| r.is_written(&record)) {
+                    continue;
+                }
                 let fresh = match &record {
                     Record::Resource(r) => {
                         resources.insert((r.resource_type, r.id.clone())) && {
@@ -251,7 +301,7 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-async fn produce_syncer(syncer: &dyn ResourceSyncer, tx: &mpsc::Sender<Record>, ctx: &Ctx) {
+async fn produce_syncer(syncer: &dyn ResourceSyncer, tx: &mpsc::Sender<Msg>, ctx: &Ctx<'_>) {
     let rtype = syncer.resource_type();
     let carried: Mutex<HashSet<Grant>> = Mutex::new(HashSet::new());
     let listed_count = std::sync::atomic::AtomicU64::new(0);
@@ -297,12 +347,20 @@ async fn produce_syncer(syncer: &dyn ResourceSyncer, tx: &mpsc::Sender<Record>, 
 async fn handle(
     syncer: &dyn ResourceSyncer,
     listed: Listed,
-    tx: &mpsc::Sender<Record>,
-    ctx: &Ctx,
+    tx: &mpsc::Sender<Msg>,
+    ctx: &Ctx<'_>,
     carried: &Mutex<HashSet<Grant>>,
 ) {
     let Listed { resource, grants } = listed;
     let rtype = resource.resource_type;
+    let me = resource.reference();
+    if ctx.resume.is_some_and(|r| r.finished.contains(&me)) {
+        // Finished before the interruption: resource, entitlements and
+        // grants are all in the file already.
+        ctx.progress.event(ProgressEvent::Resource(rtype));
+        ctx.progress.event(ProgressEvent::GrantsDone(rtype));
+        return;
+    }
     ctx.send(tx, Record::Resource(resource.clone())).await;
     ctx.progress.event(ProgressEvent::Resource(rtype));
 
@@ -340,7 +398,6 @@ async fn handle(
     if !syncer.has_grants() || ctx.stopped() {
         return;
     }
-    let me = resource.reference();
     let mut seen: HashSet<Grant> = HashSet::new();
     let mut stream = syncer.grants(&resource);
     let mut batch = 0u64;
@@ -371,7 +428,7 @@ async fn handle(
                     ),
                     Some(&err),
                 );
-                break;
+                return;
             }
         }
     }
@@ -379,4 +436,5 @@ async fn handle(
         ctx.progress.event(ProgressEvent::Grants(rtype, batch));
     }
     ctx.progress.event(ProgressEvent::GrantsDone(rtype));
+    ctx.send_msg(tx, Msg::Done(me)).await;
 }

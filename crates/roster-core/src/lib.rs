@@ -51,6 +51,7 @@ pub mod model;
 pub mod paging;
 pub mod progress;
 pub mod ratelimit;
+pub mod resume;
 pub mod retry;
 pub mod sink;
 pub mod snapshot;
@@ -70,6 +71,7 @@ pub use model::{
 pub use paging::{Keyed, Page, PageRequest, Paging, PagingLimits, paginate};
 pub use progress::{NoProgress, Progress, ProgressEvent};
 pub use ratelimit::{RateLimit, RateLimitDialect};
+pub use resume::ResumeState;
 pub use retry::RetryPolicy;
 pub use sink::{JsonlFile, JsonlSink, MemorySink, Sink};
 pub use snapshot::{Counts, Header, Record, Snapshot, Summary};

@@ -363,3 +363,100 @@ async fn an_interrupted_sync_says_so() {
     assert!(!summary.complete);
     assert!(summary.warnings[0].contains("interrupted"));
 }
+
+struct StopAfter {
+    teams_done: std::sync::atomic::AtomicUsize,
+    after: usize,
+    stop: tokio::sync::Notify,
+}
+
+impl roster_core::Progress for StopAfter {
+    fn event(&self, event: roster_core::ProgressEvent<'_>) {
+        if let roster_core::ProgressEvent::GrantsDone(ResourceType::Team) = event {
+            let n = self
+                .teams_done
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                + 1;
+            if n == self.after {
+                self.stop.notify_one();
+            }
+        }
+    }
+}
+
+fn lines_sorted(text: &str) -> Vec<String> {
+    let mut v: Vec<String> = text
+        .lines()
+        .filter(|l| !l.contains(r#""kind":"header""#) && !l.contains(r#""kind":"summary""#))
+        .map(str::to_owned)
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn a_killed_sync_resumes_without_rereading_finished_teams_or_duplicating() {
+    let server = toy_server(false).await;
+    let dir = tempfile::tempdir().unwrap();
+
+    // The reference: one uninterrupted run.
+    let full_path = dir.path().join("full.jsonl");
+    let mut full = JsonlFile::create(&full_path).await.unwrap();
+    SyncEngine::default()
+        .run(&toy(&server), &mut full)
+        .await
+        .unwrap();
+    let reference = lines_sorted(&std::fs::read_to_string(&full_path).unwrap());
+
+    for after in 1..=2 {
+        let path = dir.path().join(format!("cut-{after}.jsonl"));
+        let stop = std::sync::Arc::new(StopAfter {
+            teams_done: Default::default(),
+            after,
+            stop: tokio::sync::Notify::new(),
+        });
+        let engine = SyncEngine::new(SyncOptions {
+            concurrency: 1,
+            ..SyncOptions::default()
+        })
+        .with_progress(stop.clone());
+        {
+            let mut sink = JsonlFile::create(&path).await.unwrap();
+            let connector = toy(&server);
+            // Dropping the run future mid-way is what a killed process
+            // leaves: a partial file and checkpoints, no summary.
+            tokio::select! {
+                _ = engine.run(&connector, &mut sink) => panic!("should have been cut"),
+                () = stop.stop.notified() => {}
+            }
+        }
+        assert!(!path.exists());
+        let (mut sink, state) = JsonlFile::resume(&path).await.unwrap();
+        let before = server.received_requests().await.unwrap().len();
+        let summary = SyncEngine::default()
+            .run_with(
+                &toy(&server),
+                &mut sink,
+                std::future::pending(),
+                Some(&state),
+            )
+            .await
+            .unwrap();
+        assert!(summary.complete, "{:?}", summary.warnings);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(lines_sorted(&text), reference, "cut after {after} teams");
+        let snap = Snapshot::from_jsonl(&text).unwrap();
+        assert_eq!(snap.grants.len() as u64, summary.counts.grant);
+        assert_eq!(snap.resources.len() as u64, summary.counts.resource);
+        // Finished teams were not read again.
+        let requests = server.received_requests().await.unwrap();
+        let reread_g1 = requests[before..]
+            .iter()
+            .filter(|r| r.url.path() == "/groups/g1/members")
+            .count();
+        if after == 2 {
+            assert!(state.finished() >= 1, "the first team was checkpointed");
+            assert_eq!(reread_g1, 0, "g1 was finished before the cut");
+        }
+    }
+}
