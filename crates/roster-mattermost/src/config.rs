@@ -1,0 +1,265 @@
+//! [`MattermostConfig`]: where the server is, the token, and how to talk to it.
+
+use std::fmt;
+use std::time::Duration;
+
+use roster_core::http::DEFAULT_MAX_BODY_BYTES;
+use roster_core::{Error, HttpConfig, RateLimit, RateLimitDialect, Result, RetryPolicy};
+use secrecy::SecretString;
+
+/// Environment variable holding the base URL (the name the Baton Mattermost
+/// connector documents, so users can switch without renaming).
+pub const ENV_BASE_URL: &str = "BATON_BASE_URL";
+/// Environment variable holding the personal access token or bot token.
+pub const ENV_API_TOKEN: &str = "BATON_API_TOKEN";
+
+/// Mattermost's silent cap on `per_page`.
+pub(crate) const SERVER_PER_PAGE_CAP: u32 = 200;
+
+/// Settings of a [`MattermostConnector`](crate::MattermostConnector).
+///
+/// Built with [`new`](Self::new) or [`from_env`](Self::from_env) and refined
+/// with the builder methods. `Debug` never shows the token.
+///
+/// ```
+/// use roster_mattermost::MattermostConfig;
+/// use secrecy::SecretString;
+///
+/// let config = MattermostConfig::new("https://chat.example.com/", SecretString::from("s3cret"))
+///     .per_page(100)
+///     .enrich(false);
+/// assert!(!format!("{config:?}").contains("s3cret"));
+/// ```
+#[derive(Clone)]
+pub struct MattermostConfig {
+    base_url: String,
+    token: SecretString,
+    allow_insecure_http: bool,
+    timeout: Duration,
+    max_body_bytes: u64,
+    retry: RetryPolicy,
+    rate_limit: Option<RateLimit>,
+    per_page: u32,
+    enrich: bool,
+}
+
+impl fmt::Debug for MattermostConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MattermostConfig")
+            .field("base_url", &self.base_url)
+            .field("token", &"[REDACTED]")
+            .field("allow_insecure_http", &self.allow_insecure_http)
+            .field("timeout", &self.timeout)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("retry", &self.retry)
+            .field("rate_limit", &self.rate_limit)
+            .field("per_page", &self.per_page)
+            .field("enrich", &self.enrich)
+            .finish()
+    }
+}
+
+impl MattermostConfig {
+    /// A configuration for the server at `base_url` (the Site URL, with or
+    /// without a subpath or trailing slash) using `token` (a personal access
+    /// token or a bot token of a System Admin).
+    ///
+    /// Defaults: https required off loopback, 30 s timeout, 64 MiB body
+    /// cap, the default retry policy, no client-side rate limit (Mattermost's
+    /// own `X-RateLimit-*` headers still pace), 200 rows per page, and
+    /// last-login / last-activity enrichment on.
+    pub fn new(base_url: impl Into<String>, token: SecretString) -> Self {
+        Self {
+            base_url: base_url.into(),
+            token,
+            allow_insecure_http: false,
+            timeout: Duration::from_secs(30),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            retry: RetryPolicy::default(),
+            rate_limit: None,
+            per_page: SERVER_PER_PAGE_CAP,
+            enrich: true,
+        }
+    }
+
+    /// Reads [`ENV_BASE_URL`] (`BATON_BASE_URL`) and [`ENV_API_TOKEN`]
+    /// (`BATON_API_TOKEN`). A missing or empty variable is an
+    /// [`Error::Config`] naming it.
+    pub fn from_env() -> Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// [`from_env`](Self::from_env) over any lookup (testable without
+    /// touching the process environment).
+    pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let get = |name: &str, what: &str| -> Result<String> {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| {
+                    Error::Config(format!(
+                        "the environment variable {name} is not set; set it to {what}"
+                    ))
+                })
+        };
+        let base_url = get(
+            ENV_BASE_URL,
+            "the Mattermost site URL, e.g. https://chat.example.com",
+        )?;
+        let token = get(
+            ENV_API_TOKEN,
+            "a personal access token or bot token of a System Admin",
+        )?;
+        Ok(Self::new(base_url, SecretString::from(token)))
+    }
+
+    /// Allows plain `http://` to hosts other than loopback (the token then
+    /// travels unencrypted).
+    pub fn allow_insecure_http(mut self, yes: bool) -> Self {
+        self.allow_insecure_http = yes;
+        self
+    }
+
+    /// Timeout of one request, body included.
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.timeout = d;
+        self
+    }
+
+    /// Largest response body accepted.
+    pub fn max_body_bytes(mut self, n: u64) -> Self {
+        self.max_body_bytes = n;
+        self
+    }
+
+    /// How failed requests are repeated.
+    pub fn retry(mut self, p: RetryPolicy) -> Self {
+        self.retry = p;
+        self
+    }
+
+    /// A client-side quota per endpoint bucket. `None` (the default): no
+    /// quota. Mattermost's rate limiting is off by default; when an admin
+    /// turns it on, its headers pace the client anyway.
+    pub fn rate_limit(mut self, q: Option<RateLimit>) -> Self {
+        self.rate_limit = q;
+        self
+    }
+
+    /// Rows per page (1..=200; Mattermost silently caps at 200). Default 200.
+    pub fn per_page(mut self, n: u32) -> Self {
+        self.per_page = n.clamp(1, SERVER_PER_PAGE_CAP);
+        self
+    }
+
+    /// Reads last login (`/api/v4/reports/users`) and last activity
+    /// (`POST /api/v4/users/status/ids`), best effort. Default true.
+    pub fn enrich(mut self, yes: bool) -> Self {
+        self.enrich = yes;
+        self
+    }
+
+    /// The base URL as given.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Rows per page.
+    pub fn page_size(&self) -> u32 {
+        self.per_page
+    }
+
+    /// Whether enrichment is on.
+    pub fn enriches(&self) -> bool {
+        self.enrich
+    }
+
+    pub(crate) fn token(&self) -> &SecretString {
+        &self.token
+    }
+
+    /// The HTTP settings (validates the base URL).
+    pub(crate) fn http_config(&self) -> Result<HttpConfig> {
+        let mut http = HttpConfig::new(
+            &self.base_url,
+            self.allow_insecure_http,
+            RateLimitDialect::MATTERMOST,
+        )?;
+        http.timeout = self.timeout;
+        http.max_body_bytes = self.max_body_bytes;
+        http.retry = self.retry;
+        http.rate_limit = self.rate_limit;
+        Ok(http)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    #[test]
+    fn debug_redacts_the_token() {
+        let c = MattermostConfig::new("https://chat.example.com", SecretString::from("s3cr3t-tok"));
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("s3cr3t-tok"), "{dbg}");
+        assert!(dbg.contains("REDACTED"));
+    }
+
+    #[test]
+    fn from_lookup_names_the_missing_variable() {
+        let err = MattermostConfig::from_lookup(|_| None).unwrap_err();
+        assert!(matches!(err, Error::Config(_)));
+        assert!(err.to_string().contains("BATON_BASE_URL"), "{err}");
+
+        let err = MattermostConfig::from_lookup(|n| {
+            (n == ENV_BASE_URL).then(|| "https://chat.example.com".to_owned())
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("BATON_API_TOKEN"), "{err}");
+
+        let empty = MattermostConfig::from_lookup(|n| {
+            Some(if n == ENV_BASE_URL {
+                "https://x".into()
+            } else {
+                "  ".into()
+            })
+        })
+        .unwrap_err();
+        assert!(empty.to_string().contains("BATON_API_TOKEN"));
+
+        let ok = MattermostConfig::from_lookup(|n| {
+            Some(if n == ENV_BASE_URL {
+                "https://chat.example.com/chat/".into()
+            } else {
+                "tok".into()
+            })
+        })
+        .unwrap();
+        assert_eq!(ok.base_url(), "https://chat.example.com/chat/");
+        assert_eq!(ok.token().expose_secret(), "tok");
+    }
+
+    #[test]
+    fn builder_applies_settings_and_keeps_subpaths() {
+        let c = MattermostConfig::new("https://host/chat", SecretString::from("t"))
+            .timeout(Duration::from_secs(5))
+            .max_body_bytes(1024)
+            .per_page(500)
+            .rate_limit(Some(RateLimit::per_endpoint(10, Duration::from_secs(1))));
+        assert_eq!(c.page_size(), 200);
+        let http = c.http_config().unwrap();
+        assert_eq!(http.base_url().as_str(), "https://host/chat/");
+        assert_eq!(http.timeout, Duration::from_secs(5));
+        assert_eq!(http.max_body_bytes, 1024);
+        assert!(http.rate_limit.is_some());
+        assert_eq!(c.clone().per_page(0).page_size(), 1);
+    }
+
+    #[test]
+    fn plain_http_needs_consent_off_loopback() {
+        let c = MattermostConfig::new("http://chat.example.com", SecretString::from("t"));
+        assert!(c.http_config().is_err());
+        assert!(c.allow_insecure_http(true).http_config().is_ok());
+    }
+}

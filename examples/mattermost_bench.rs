@@ -1,0 +1,151 @@
+//! Benchmark of the Mattermost connector against the in-process simulator:
+//! 40,000 users, 5,000 teams, about 200,000 memberships, synced with
+//! enrichment into JSON Lines that are serialised and thrown away.
+//!
+//! Run with
+//!
+//! ```text
+//! cargo run --release --example mattermost_bench
+//! cargo run --release --example mattermost_bench -- --latency-ms 10
+//! ```
+//!
+//! The simulator answers in microseconds, which no real server does, so
+//! every request gets a fixed added latency (default 5 ms, `--latency-ms`)
+//! standing in for the network and the server's database. The same sync
+//! runs with the default concurrency (8 teams' members at once) and with
+//! concurrency 1 as the baseline; a last run without added latency shows
+//! the CPU-bound throughput. Peak RSS is the process's `VmHWM`, reset before
+//! each run (`/proc/self/clear_refs`), so it includes the simulator's
+//! organisation, which is resident before the sync starts (`rss before`).
+
+use std::time::{Duration, Instant};
+
+use roster::core::{JsonlSink, Summary, SyncEngine, SyncOptions};
+use roster::mattermost::{MattermostConfig, MattermostConnector};
+use roster_sim::mattermost::{MattermostSim, OrgSpec};
+use roster_sim::{Fault, FaultRule};
+use secrecy::SecretString;
+
+/// A `/proc/self/status` field in MiB (Linux only).
+fn proc_mib(field: &str) -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+fn mib(v: Option<f64>) -> String {
+    v.map_or_else(|| "n/a".to_owned(), |m| format!("{m:.1} MiB"))
+}
+
+struct Run {
+    label: String,
+    wall: Duration,
+    summary: Summary,
+    rss_before: Option<f64>,
+    peak: Option<f64>,
+}
+
+async fn run(base: &str, label: &str, concurrency: usize) -> Run {
+    let config = MattermostConfig::new(base, SecretString::from(MattermostSim::ADMIN_TOKEN));
+    let connector = MattermostConnector::new(config).expect("config");
+    let options = SyncOptions {
+        concurrency,
+        validate: false,
+        ..SyncOptions::default()
+    };
+    let rss_before = proc_mib("VmRSS:");
+    // Resets VmHWM to the current RSS (Linux ≥ 4.0); harmless elsewhere.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let mut sink = JsonlSink::new(tokio::io::sink());
+    let started = Instant::now();
+    let summary = SyncEngine::new(options)
+        .run(&connector, &mut sink)
+        .await
+        .expect("sync");
+    let wall = started.elapsed();
+    let run = Run {
+        label: label.to_owned(),
+        wall,
+        summary,
+        rss_before,
+        peak: proc_mib("VmHWM:"),
+    };
+    let s = &run.summary;
+    eprintln!(
+        "{:<34} {:>7.2} s  {:>6} requests  {:>7.0} req/s  {} resources, {} entitlements, {} grants  complete={}  peak RSS {} (rss before {})",
+        run.label,
+        wall.as_secs_f64(),
+        s.requests,
+        s.requests as f64 / wall.as_secs_f64(),
+        s.counts.resource,
+        s.counts.entitlement,
+        s.counts.grant,
+        s.complete,
+        mib(run.peak),
+        mib(run.rss_before),
+    );
+    run
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let latency_ms: u64 = args
+        .iter()
+        .position(|a| a == "--latency-ms")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let spec = OrgSpec {
+        users: 40_000,
+        teams: 5_000,
+        avg_members: 40,
+        seed: 42,
+    };
+    let generated = Instant::now();
+    let sim = MattermostSim::new(spec);
+    let server = sim.spawn().await;
+    eprintln!(
+        "simulator: {} users, {} teams generated in {:.1} s; {} worker threads; added latency {latency_ms} ms per request",
+        sim.user_count(),
+        sim.team_ids().len(),
+        generated.elapsed().as_secs_f64(),
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+    );
+    let base = server.base_url();
+
+    let latency = Duration::from_millis(latency_ms);
+    if latency_ms > 0 {
+        sim.faults()
+            .add(FaultRule::new("", Fault::Slow(latency), u32::MAX));
+    }
+    let concurrent = run(&base, &format!("concurrency 8, +{latency_ms} ms"), 8).await;
+    let serial = run(&base, &format!("concurrency 1, +{latency_ms} ms"), 1).await;
+    sim.faults().clear();
+    let raw = run(&base, "concurrency 8, no added latency", 8).await;
+
+    eprintln!(
+        "speed-up of concurrency 8 over 1: {:.1}x",
+        serial.wall.as_secs_f64() / concurrent.wall.as_secs_f64()
+    );
+
+    let truth = sim.ground_truth();
+    let exact = [&concurrent, &serial, &raw].iter().all(|r| {
+        let c = r.summary.counts;
+        r.summary.complete
+            && c.resource as usize == truth.resources.len()
+            && c.entitlement as usize == truth.entitlements.len()
+            && c.grant as usize == truth.grants.len()
+    });
+    eprintln!(
+        "ground truth: {} resources, {} entitlements, {} grants; every run complete with matching counts: {exact}",
+        truth.resources.len(),
+        truth.entitlements.len(),
+        truth.grants.len()
+    );
+    drop(server);
+    if !exact {
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,599 @@
+//! End-to-end tests of the Mattermost connector against the in-process
+//! simulator: exact set equality with the simulator's ground truth, paging
+//! over the 200 cap, validation refusals, and every fault kind.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use roster::core::{
+    CheckStatus, Connector, Error, MemorySink, RetryPolicy, Snapshot, Summary, SyncEngine,
+    SyncOptions,
+};
+use roster::mattermost::{MattermostConfig, MattermostConnector};
+use roster_sim::mattermost::{MattermostSim, OrgSpec, SimOptions};
+use roster_sim::{Fault, FaultRule, GroundTruth, SimServer};
+use secrecy::SecretString;
+
+/// Retries that never really sleep long.
+fn fast_retry() -> RetryPolicy {
+    RetryPolicy {
+        max_retries: 4,
+        min_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(5),
+        max_total_delay: Duration::from_secs(1),
+        jitter_seed: Some(7),
+    }
+}
+
+fn config(server: &SimServer, token: &str) -> MattermostConfig {
+    MattermostConfig::new(server.base_url(), SecretString::from(token.to_owned()))
+        .retry(fast_retry())
+}
+
+fn connector(config: MattermostConfig) -> MattermostConnector {
+    MattermostConnector::new(config).expect("valid config")
+}
+
+async fn sync_with(
+    conn: &MattermostConnector,
+    options: SyncOptions,
+) -> (roster::core::Result<Summary>, MemorySink) {
+    let mut sink = MemorySink::default();
+    let result = SyncEngine::new(options).run(conn, &mut sink).await;
+    (result, sink)
+}
+
+async fn sync(conn: &MattermostConnector) -> (Summary, Snapshot) {
+    let (result, sink) = sync_with(conn, SyncOptions::default()).await;
+    let summary = result.expect("sync runs");
+    (summary, sink.snapshot())
+}
+
+fn no_validation() -> SyncOptions {
+    SyncOptions {
+        validate: false,
+        ..SyncOptions::default()
+    }
+}
+
+/// Each record serialised, as a set; panics on duplicates. (A macro because
+/// the facade's dev-dependencies do not include `serde` for a generic bound.)
+macro_rules! set {
+    ($items:expr, $what:expr) => {{
+        let items = &$items;
+        let out: BTreeSet<String> = items
+            .iter()
+            .map(|i| serde_json::to_string(i).expect("serialise"))
+            .collect();
+        assert_eq!(out.len(), items.len(), "duplicate {} written", $what);
+        out
+    }};
+}
+
+#[track_caller]
+fn assert_matches_truth(snapshot: &Snapshot, truth: &GroundTruth) {
+    let got = set!(&snapshot.resources, "resources");
+    let want = set!(&truth.resources, "truth resources");
+    let missing: Vec<_> = want.difference(&got).take(3).collect();
+    let extra: Vec<_> = got.difference(&want).take(3).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "resources differ\nmissing: {missing:#?}\nextra: {extra:#?}"
+    );
+    assert_eq!(
+        set!(&snapshot.entitlements, "entitlements"),
+        set!(&truth.entitlements, "truth entitlements"),
+        "entitlements differ"
+    );
+    let got = set!(&snapshot.grants, "grants");
+    let want = set!(&truth.grants, "truth grants");
+    let missing: Vec<_> = want.difference(&got).take(3).collect();
+    let extra: Vec<_> = got.difference(&want).take(3).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "grants differ\nmissing: {missing:#?}\nextra: {extra:#?}"
+    );
+}
+
+#[track_caller]
+fn assert_complete(summary: &Summary) {
+    assert!(summary.complete, "incomplete: {:?}", summary.warnings);
+    assert!(summary.warnings.is_empty(), "{:?}", summary.warnings);
+}
+
+#[track_caller]
+fn assert_incomplete_saying(summary: &Summary, needle: &str) {
+    assert!(!summary.complete, "expected complete:false");
+    assert!(
+        summary.warnings.iter().any(|w| w.contains(needle)),
+        "no warning mentions `{needle}`: {:?}",
+        summary.warnings
+    );
+}
+
+// ------------------------------------------------------------ exact sync
+
+#[tokio::test]
+async fn small_org_sync_equals_ground_truth() {
+    let sim = MattermostSim::new(OrgSpec::small());
+    let server = sim.spawn().await;
+    let conn = connector(config(&server, MattermostSim::ADMIN_TOKEN));
+    let (summary, snap) = sync(&conn).await;
+    assert_complete(&summary);
+    assert_matches_truth(&snap, &sim.ground_truth());
+
+    let header = snap.header.as_ref().expect("header");
+    assert_eq!(header.connector, "mattermost");
+    assert_eq!(header.source, server.base_url());
+    assert_eq!(summary.counts.resource as usize, snap.resources.len());
+    assert_eq!(summary.counts.grant as usize, snap.grants.len());
+    assert_eq!(summary.retries, 0);
+    // Enrichment really happened (the simulator has logins and activity).
+    let users = snap.resources.iter().filter_map(|r| r.user.as_ref());
+    assert!(users.clone().any(|u| u.last_login_at.is_some()));
+    assert!(users.clone().any(|u| u.last_activity_at.is_some()));
+}
+
+#[tokio::test]
+async fn bot_token_syncs_when_personal_access_tokens_are_disabled() {
+    let options = SimOptions::default().with_personal_access_tokens(false);
+    let sim = MattermostSim::with_options(OrgSpec::small(), options);
+    let server = sim.spawn().await;
+    let conn = connector(config(&server, MattermostSim::BOT_TOKEN));
+    let (summary, snap) = sync(&conn).await;
+    assert_complete(&summary);
+    assert_matches_truth(&snap, &sim.ground_truth());
+}
+
+#[tokio::test]
+async fn paging_over_the_200_cap_reads_every_member() {
+    let options = SimOptions::default().with_big_team(470);
+    let spec = OrgSpec {
+        users: 520,
+        teams: 4,
+        avg_members: 30,
+        seed: 3,
+    };
+    let sim = MattermostSim::with_options(spec, options);
+    let server = sim.spawn().await;
+    // Asking for more than the cap must not stop after the first page.
+    let conn = connector(config(&server, MattermostSim::ADMIN_TOKEN));
+    let (summary, snap) = sync(&conn).await;
+    assert_complete(&summary);
+    assert_matches_truth(&snap, &sim.ground_truth());
+
+    let big = &sim.team_ids()[0];
+    let members = snap
+        .grants
+        .iter()
+        .filter(|g| g.entitlement.resource.id.as_str() == big && g.entitlement.slug == "member")
+        .count();
+    assert_eq!(members, 470);
+    let member_pages: Vec<String> = sim
+        .log()
+        .entries()
+        .into_iter()
+        .filter(|e| e.path == format!("/api/v4/teams/{big}/members"))
+        .map(|e| e.query)
+        .collect();
+    assert_eq!(member_pages.len(), 3, "200 + 200 + 70: {member_pages:?}");
+    assert!(member_pages.iter().all(|q| q.contains("per_page=200")));
+    // More than 200 users: the users listing paged too.
+    assert!(snap.resources.iter().filter(|r| r.user.is_some()).count() > 470);
+}
+
+// ------------------------------------------------------------ validation
+
+#[tokio::test]
+async fn non_admin_token_is_refused_naming_system_admin() {
+    let sim = MattermostSim::new(OrgSpec::small());
+    let server = sim.spawn().await;
+    let conn = connector(config(&server, MattermostSim::USER_TOKEN));
+
+    let report = conn.validate().await.expect("the server answered");
+    assert!(!report.sync_possible());
+    let failed: Vec<_> = report.failures().map(|c| c.name.clone()).collect();
+    assert_eq!(failed, ["permission:manage_system"]);
+
+    let (result, sink) = sync_with(&conn, SyncOptions::default()).await;
+    match result {
+        Err(Error::Validation(msg)) => {
+            assert!(msg.contains("System Admin"), "{msg}");
+            assert!(msg.contains("manage_system"), "{msg}");
+            assert!(msg.contains("open teams"), "says why: {msg}");
+        }
+        other => panic!("expected a validation error, got {other:?}"),
+    }
+    assert!(sink.records.is_empty(), "nothing may be written");
+    // Validation never listed teams: refusing is cheap.
+    assert!(
+        sim.log()
+            .entries()
+            .iter()
+            .all(|e| !e.path.ends_with("/members"))
+    );
+}
+
+#[tokio::test]
+async fn bad_token_fails_validation_as_invalid_or_expired() {
+    let sim = MattermostSim::new(OrgSpec::small());
+    let server = sim.spawn().await;
+    let conn = connector(config(&server, "not-a-token"));
+    let (result, sink) = sync_with(&conn, SyncOptions::default()).await;
+    let Err(Error::Validation(msg)) = result else {
+        panic!("expected a validation error, got {result:?}");
+    };
+    assert!(msg.contains("token invalid or expired"), "{msg}");
+    assert!(!msg.contains("not-a-token"), "the token leaked: {msg}");
+    assert!(!format!("{conn:?}").contains("not-a-token"), "{conn:?}");
+    assert!(sink.records.is_empty());
+}
+
+#[tokio::test]
+async fn disabled_personal_access_tokens_suggest_enabling_them_or_a_bot_token() {
+    let options = SimOptions::default().with_personal_access_tokens(false);
+    let sim = MattermostSim::with_options(OrgSpec::small(), options);
+    let server = sim.spawn().await;
+    let conn = connector(config(&server, MattermostSim::ADMIN_TOKEN));
+    let report = conn.validate().await.expect("the server answered");
+    let auth = report
+        .checks
+        .iter()
+        .find(|c| c.name == "authenticated")
+        .expect("auth check");
+    assert_eq!(auth.status, CheckStatus::Fail);
+    assert!(
+        auth.detail.contains("Enable Personal Access Tokens"),
+        "{}",
+        auth.detail
+    );
+    assert!(auth.detail.contains("bot token"), "{}", auth.detail);
+}
+
+#[tokio::test]
+async fn unreachable_server_is_an_error_naming_the_url() {
+    // A port nobody listens on.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let url = format!("http://127.0.0.1:{port}");
+    let conn = connector(MattermostConfig::new(url.clone(), SecretString::from("t")));
+    let err = conn.validate().await.expect_err("nothing listens");
+    assert!(matches!(err, Error::Connect { .. }), "{err:?}");
+    assert!(err.to_string().contains(&url), "{err}");
+    assert!(err.to_string().contains("Check the base URL"), "{err}");
+}
+
+#[tokio::test]
+async fn admin_validation_passes_with_a_plan() {
+    let sim = MattermostSim::new(OrgSpec::small());
+    let server = sim.spawn().await;
+    let conn = connector(config(&server, MattermostSim::ADMIN_TOKEN));
+    let report = conn.validate().await.unwrap();
+    assert!(report.sync_possible(), "{report}");
+    assert!(
+        report.checks.iter().all(|c| c.status == CheckStatus::Pass),
+        "{report}"
+    );
+    let plan = report.plan.as_ref().expect("plan");
+    let teams = plan.totals.iter().find(|(k, _)| k == "teams").unwrap().1;
+    assert_eq!(teams, 6);
+    let rl = report.rate_limit.as_ref().expect("rate-limit status");
+    assert!(!rl.limited, "{rl:?}");
+    // The plan's member requests match what a sync makes (one page each).
+    let members = plan
+        .buckets
+        .iter()
+        .find(|b| b.bucket.ends_with("/members"))
+        .unwrap();
+    let (summary, _) = sync_with(&conn, no_validation()).await;
+    let summary = summary.unwrap();
+    assert_eq!(
+        summary.requests_by_endpoint.get(&members.bucket).copied(),
+        Some(members.requests)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn rate_limited_server_is_reported_planned_and_still_synced_exactly() {
+    let options = SimOptions::default().with_rate_limit(20, 10);
+    let sim = MattermostSim::with_options(OrgSpec::small(), options);
+    let server = sim.spawn().await;
+    let conn =
+        connector(config(&server, MattermostSim::ADMIN_TOKEN).timeout(Duration::from_secs(3600)));
+    let report = conn.validate().await.unwrap();
+    let rl = report.rate_limit.as_ref().expect("rate-limit status");
+    assert!(rl.limited, "{rl:?}");
+    assert!(rl.detail.contains("20 requests/s"), "{}", rl.detail);
+    let plan = report.plan.as_ref().expect("plan");
+    assert!(plan.buckets.iter().all(|b| b.limit == Some(20)), "{plan:?}");
+
+    let (summary, snap) = sync(&conn).await;
+    assert_complete(&summary);
+    assert_matches_truth(&snap, &sim.ground_truth());
+}
+
+// ------------------------------------------------------------ faults
+
+#[tokio::test]
+async fn server_error_bursts_are_retried_to_an_exact_snapshot() {
+    let sim = MattermostSim::new(OrgSpec::small());
+    let server = sim.spawn().await;
+    sim.faults()
+        .add(FaultRule::new("/members", Fault::ServerError(503), 2));
+    sim.faults()
+        .add(FaultRule::new("/api/v4/teams", Fault::ServerError(502), 2).after(3));
+    let conn = connector(config(&server, MattermostSim::ADMIN_TOKEN));
+    let (summary, snap) = sync(&conn).await;
+    assert_complete(&summary);
+    assert!(summary.retries >= 4, "retries: {}", summary.retries);
+    assert_matches_truth(&snap, &sim.ground_truth());
+}
+
+#[tokio::test(start_paused = true)]
+async fn rate_limited_answers_are_waited_out_and_counted() {
+    let sim = MattermostSim::new(OrgSpec::small());
+    let server = sim.spawn().await;
+    sim.faults()
+        .add(FaultRule::new("/members", Fault::RateLimited, 2));
+    let conn =
+        connector(config(&server, MattermostSim::ADMIN_TOKEN).timeout(Duration::from_secs(3600)));
+    let (summary, snap) = sync(&conn).await;
+    assert_complete(&summary);
+    assert_eq!(summary.rate_limited, 2);
+    assert!(summary.retries >= 2);
+    assert_matches_truth(&snap, &sim.ground_truth());
+}
+
+#[tokio::test]
+async fn connection_resets_and_truncated_json_are_retried() {
+    let sim = MattermostSim::new(OrgSpec::small());
+    let server = sim.spawn().await;
+    sim.faults()
+        .add(FaultRule::new("/api/v4/users", Fault::ConnectionReset, 2));
+    sim.faults()
+        .add(FaultRule::new("/members", Fault::TruncatedJson, 2));
+    sim.faults()
+        .add(FaultRule::new("/api/v4/teams", Fault::MalformedJson, 1));
+    let conn = connector(config(&server, MattermostSim::ADMIN_TOKEN));
+    let (summary, snap) = sync_with(&conn, no_validation()).await;
+    let summary = summary.unwrap();
+    let snap = snap.snapshot();
+    assert_complete(&summary);
+    assert!(summary.retries >= 5, "retries: {}", summary.retries);
+    assert_matches_truth(&snap, &sim.ground_truth());
+}
+
+#[tokio::test]
+async fn token_revoked_mid_sync_gives_an_incomplete_snapshot() {
+    let sim = MattermostSim::new(OrgSpec::small());
+    let server = sim.spawn().await;
+    let conn = connector(config(&server, MattermostSim::ADMIN_TOKEN));
+    conn.validate().await.unwrap();
+    // From the 4th request of the sync on, every answer is 401.
+    sim.faults()
+        .add(FaultRule::new("", Fault::Unauthorized, u32::MAX).after(3));
+    let (summary, sink) = sync_with(&conn, no_validation()).await;
+    let summary = summary.expect("a summary is still written");
+    assert_incomplete_saying(&summary, "401");
+    let snap = sink.snapshot();
+    assert_eq!(snap.summary.as_ref().map(|s| s.complete), Some(false));
+}
+
+#[tokio::test]
+async fn a_team_deleted_mid_sync_is_named_in_the_warnings() {
+    let sim = MattermostSim::new(OrgSpec::small());
+    let server = sim.spawn().await;
+    let team = sim.team_ids()[2].clone();
+    sim.faults().add(FaultRule::new(
+        &format!("/teams/{team}/members"),
+        Fault::NotFound,
+        1,
+    ));
+    let conn = connector(config(&server, MattermostSim::ADMIN_TOKEN));
+    let (summary, snap) = sync(&conn).await;
+    assert_incomplete_saying(&summary, &team);
+    assert_incomplete_saying(&summary, "404");
+    // Everything else is there.
+    let truth = sim.ground_truth();
+    let others: Vec<_> = truth
+        .grants
+        .iter()
+        .filter(|g| g.entitlement.resource.id.as_str() != team)
+        .cloned()
+        .collect();
+    assert_eq!(set!(&snap.grants, "grants"), set!(&others, "truth grants"));
+}
+
+#[tokio::test]
+async fn exhausted_retries_on_one_team_give_complete_false_with_a_warning() {
+    let sim = MattermostSim::new(OrgSpec::small());
+    let server = sim.spawn().await;
+    let team = sim.team_ids()[1].clone();
+    sim.faults().add(FaultRule::new(
+        &format!("/teams/{team}/members"),
+        Fault::ServerError(503),
+        u32::MAX,
+    ));
+    let conn = connector(config(&server, MattermostSim::ADMIN_TOKEN));
+    let (summary, _) = sync(&conn).await;
+    assert_incomplete_saying(&summary, &team);
+    assert_incomplete_saying(&summary, "503");
+    assert!(summary.retries >= fast_retry().max_retries as u64);
+}
+
+#[tokio::test]
+async fn shifting_user_pages_miss_nothing_and_duplicate_nothing() {
+    let sim = MattermostSim::new(OrgSpec::small());
+    let server = sim.spawn().await;
+    // Small pages so the listing has several; the second matching request
+    // (the status lookup of page 0) inserts a user sorting first.
+    sim.faults()
+        .add(FaultRule::new("/api/v4/users", Fault::ShiftPages, 1).after(1));
+    let conn = connector(config(&server, MattermostSim::ADMIN_TOKEN).per_page(10));
+    let (summary, sink) = sync_with(&conn, no_validation()).await;
+    let summary = summary.unwrap();
+    assert_complete(&summary);
+    let snap = sink.snapshot();
+    // The truth after the sync includes the inserted user.
+    let truth = sim.ground_truth();
+    assert_eq!(
+        truth.resources.iter().filter(|r| r.user.is_some()).count(),
+        26
+    );
+    assert_matches_truth(&snap, &truth);
+    assert!(
+        snap.resources.iter().any(|r| r
+            .user
+            .as_ref()
+            .is_some_and(|u| u.login.starts_with("aaa-shift"))),
+        "the inserted user was found by the re-read"
+    );
+    let first_pages = sim
+        .log()
+        .entries()
+        .iter()
+        .filter(|e| e.path == "/api/v4/users" && e.query.contains("page=0&"))
+        .count();
+    assert_eq!(first_pages, 2, "the shifted listing was read twice");
+}
+
+#[tokio::test]
+async fn duplicate_rows_are_written_once() {
+    let sim = MattermostSim::new(OrgSpec::small());
+    let server = sim.spawn().await;
+    sim.faults()
+        .add(FaultRule::new("/members", Fault::DuplicateRows, 3));
+    let conn = connector(config(&server, MattermostSim::ADMIN_TOKEN));
+    let (summary, snap) = sync(&conn).await;
+    assert_complete(&summary);
+    assert_matches_truth(&snap, &sim.ground_truth());
+}
+
+#[tokio::test]
+async fn unavailable_enrichment_warns_but_keeps_the_snapshot_complete() {
+    let sim = MattermostSim::new(OrgSpec::small());
+    let server = sim.spawn().await;
+    sim.faults().add(FaultRule::new(
+        "/reports/users",
+        Fault::ServerError(501),
+        u32::MAX,
+    ));
+    sim.faults().add(FaultRule::new(
+        "/users/status/ids",
+        Fault::ServerError(501),
+        u32::MAX,
+    ));
+    let conn = connector(config(&server, MattermostSim::ADMIN_TOKEN).per_page(10));
+
+    let report = conn.validate().await.unwrap();
+    assert!(report.sync_possible(), "{report}");
+    let warned: Vec<_> = report
+        .checks
+        .iter()
+        .filter(|c| c.status == CheckStatus::Warn)
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(
+        warned,
+        ["enrichment:last_login", "enrichment:last_activity"]
+    );
+
+    let (summary, snap) = sync(&conn).await;
+    assert_complete(&summary);
+    let users: Vec<_> = snap
+        .resources
+        .iter()
+        .filter_map(|r| r.user.as_ref())
+        .collect();
+    assert_eq!(users.len(), 25);
+    assert!(
+        users
+            .iter()
+            .all(|u| u.last_login_at.is_none() && u.last_activity_at.is_none())
+    );
+    // After the first failure the status lookup is not asked again.
+    let status_calls = sim
+        .log()
+        .entries()
+        .iter()
+        .filter(|e| e.path.ends_with("/status/ids"))
+        .count();
+    assert_eq!(
+        status_calls, 3,
+        "one in each validation (explicit and the engine's), one in the sync"
+    );
+    // Apart from the timestamps, the snapshot is exact.
+    let strip = |rs: &[roster::core::Resource]| -> Vec<roster::core::Resource> {
+        rs.iter()
+            .cloned()
+            .map(|mut r| {
+                if let Some(u) = r.user.as_mut() {
+                    u.last_login_at = None;
+                    u.last_activity_at = None;
+                }
+                r
+            })
+            .collect()
+    };
+    assert_eq!(
+        set!(&strip(&snap.resources), "resources"),
+        set!(&strip(&sim.ground_truth().resources), "truth")
+    );
+}
+
+#[tokio::test]
+async fn disabled_enrichment_makes_no_enrichment_requests() {
+    let sim = MattermostSim::new(OrgSpec::small());
+    let server = sim.spawn().await;
+    let conn = connector(config(&server, MattermostSim::ADMIN_TOKEN).enrich(false));
+    let (summary, snap) = sync(&conn).await;
+    assert_complete(&summary);
+    assert!(
+        sim.log()
+            .entries()
+            .iter()
+            .all(|e| !e.path.contains("/reports/") && !e.path.contains("/status/"))
+    );
+    assert_eq!(snap.grants.len(), sim.ground_truth().grants.len());
+}
+
+#[tokio::test(start_paused = true)]
+async fn plan_estimate_is_within_ten_percent_of_a_rate_limited_sync() {
+    // 10 requests/s, burst 10: the sync's ~75 requests are paced by the
+    // server's token bucket (tokio's paused clock: no real waiting).
+    let options = SimOptions::default().with_rate_limit(10, 10);
+    let spec = OrgSpec {
+        users: 600,
+        teams: 60,
+        avg_members: 10,
+        seed: 5,
+    };
+    let sim = MattermostSim::with_options(spec, options);
+    let server = sim.spawn().await;
+    let conn =
+        connector(config(&server, MattermostSim::ADMIN_TOKEN).timeout(Duration::from_secs(3600)));
+    let report = conn.validate().await.unwrap();
+    let plan = report.plan.clone().expect("plan");
+    let (summary, snap) = sync(&conn).await;
+    assert_complete(&summary);
+    assert_matches_truth(&snap, &sim.ground_truth());
+    let measured = summary.elapsed_ms as f64;
+    let estimated = plan.estimated_ms as f64;
+    assert!(measured >= 5_000.0, "the server's limit paced the sync");
+    assert_eq!(summary.rate_limited, 0, "paced by headers, never rejected");
+    assert!(
+        (estimated - measured).abs() <= measured * 0.10,
+        "estimated {estimated} ms vs measured {measured} ms; plan {} requests, sync made {}",
+        plan.requests(),
+        summary.requests
+    );
+    // The unlimited server's plan for the same org is far shorter.
+    let free = MattermostSim::new(spec);
+    let free_server = free.spawn().await;
+    let free_conn = connector(config(&free_server, MattermostSim::ADMIN_TOKEN));
+    let free_plan = free_conn.validate().await.unwrap().plan.expect("plan");
+    assert!(free_plan.estimated_ms * 5 < plan.estimated_ms);
+    assert!(free_plan.buckets.iter().all(|b| b.limit.is_none()));
+}
