@@ -190,6 +190,7 @@ impl SyncEngine {
             }
         }
         let before = client.stats();
+        let _ = client.take_notices();
         let started = Instant::now();
         let header = resume
             .and_then(ResumeState::header)
@@ -276,6 +277,13 @@ impl SyncEngine {
         if dropped > 0 {
             warnings.push(format!("… and {dropped} more warnings"));
         }
+        // Optional data that was unavailable: worth saying, not a loss.
+        warnings.extend(
+            client
+                .take_notices()
+                .into_iter()
+                .map(|n| format!("notice: {n}")),
+        );
         let complete = !ctx.incomplete.load(Ordering::Relaxed);
         let summary = Summary {
             complete,

@@ -340,6 +340,7 @@ struct Inner {
     pacer: Pacer,
     stats: Arc<Stats>,
     progress: RwLock<Arc<dyn Progress>>,
+    notices: std::sync::Mutex<Vec<String>>,
 }
 
 /// The HTTP client every connector call goes through. Cheap to clone.
@@ -392,6 +393,7 @@ impl HttpClient {
                 pacer,
                 stats: Arc::default(),
                 progress: RwLock::new(Arc::new(NoProgress)),
+                notices: std::sync::Mutex::default(),
             }),
         })
     }
@@ -423,6 +425,24 @@ impl HttpClient {
 
     fn progress(&self) -> Arc<dyn Progress> {
         self.inner.progress.read().expect("progress lock").clone()
+    }
+
+    /// Records a notice: optional data that was unavailable (e.g. last-login
+    /// enrichment). The engine adds notices to the summary's warnings
+    /// without marking the snapshot incomplete. Also logged as a warning.
+    pub fn note(&self, message: impl Into<String>) {
+        let message = self.redact(&message.into());
+        tracing::warn!(%message, "Optional data unavailable.");
+        self.inner
+            .notices
+            .lock()
+            .expect("notices lock")
+            .push(message);
+    }
+
+    /// Takes the notices recorded so far.
+    pub fn take_notices(&self) -> Vec<String> {
+        std::mem::take(&mut *self.inner.notices.lock().expect("notices lock"))
     }
 
     /// Redacts the credentials out of `text`.

@@ -80,7 +80,7 @@ fn list_users(client: HttpClient, per_page: u32, enrich: bool) -> ItemStream<'st
                     && let Err(e) = add_last_activity(&client, &mut users).await
                 {
                     status_available.store(false, Ordering::Relaxed);
-                    tracing::warn!(error = %e, "Last activity is unavailable; users from here on are written without it.");
+                    client.note(format!("last activity is unavailable ({e}); users from here on have no last_activity_at"));
                 }
                 Ok(Page::new(users))
             }
@@ -116,13 +116,13 @@ async fn add_last_activity(client: &HttpClient, users: &mut [UserDto]) -> Result
 /// Last login (ms) per user id from `/reports/users`. Best effort: on
 /// failure, a warning and whatever was read so far.
 async fn last_logins(client: &HttpClient) -> HashMap<String, i64> {
-    let client = client.clone();
+    let reader = client.clone();
     let mut rows = paginate(
         REPORTS_USERS.to_string(),
         Paging::Cursor,
         PagingLimits::default(),
         move |req| {
-            let client = client.clone();
+            let client = reader.clone();
             async move {
                 let mut call = REPORTS_USERS
                     .call()
@@ -155,7 +155,10 @@ async fn last_logins(client: &HttpClient) -> HashMap<String, i64> {
                 }
             }
             Err(e) => {
-                tracing::warn!(error = %e, read = out.len(), "Last login is unavailable; users without one read so far are written without it.");
+                client.note(format!(
+                    "last login is unavailable ({e}); users not among the {} read so far have no last_login_at",
+                    out.len()
+                ));
                 break;
             }
         }
