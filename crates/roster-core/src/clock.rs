@@ -27,7 +27,13 @@ fn anchor() -> (Duration, std::time::Instant) {
 pub fn unix_now() -> Duration {
     let (wall, mono) = anchor();
     let now = Instant::now().into_std();
-    wall + now.saturating_duration_since(mono)
+    // A paused tokio clock (tests) may read earlier than the anchor when
+    // another thread set the anchor after this runtime froze its clock:
+    // count backwards then, so the wall clock still moves with tokio's.
+    match now.checked_duration_since(mono) {
+        Some(ahead) => wall + ahead,
+        None => wall.saturating_sub(mono.duration_since(now)),
+    }
 }
 
 /// Milliseconds since the Unix epoch, advancing with tokio's clock.

@@ -457,7 +457,10 @@ impl HeaderGate {
                     limit,
                 };
             } else if let Some(server_remaining) = info.remaining {
-                let server_remaining = server_remaining.saturating_sub(others);
+                // Our own count of a window already includes the calls in
+                // flight; the server's does not (yet), so it is compared as
+                // is. Only a count we do not have is derived from the
+                // server's, minus the calls in flight.
                 bucket.state = match bucket.state {
                     BucketState::Window {
                         remaining,
@@ -474,8 +477,28 @@ impl HeaderGate {
                             limit: info.limit.or(limit),
                         }
                     }
+                    BucketState::Window { reset_at: None, .. }
+                        if info.reset_at.is_some_and(|r| r <= now) =>
+                    {
+                        // An answer from the window that already ended: our
+                        // count of the new one stands.
+                        bucket.state
+                    }
+                    BucketState::Window {
+                        remaining,
+                        reset_at: None,
+                        limit,
+                    } => {
+                        // The first answer of a window we opened after the
+                        // last reset, counting every call since.
+                        BucketState::Window {
+                            remaining: remaining.min(server_remaining),
+                            reset_at: info.reset_at,
+                            limit: info.limit.or(limit),
+                        }
+                    }
                     _ => BucketState::Window {
-                        remaining: server_remaining,
+                        remaining: server_remaining.saturating_sub(others),
                         reset_at: info.reset_at,
                         limit: info.limit,
                     },
@@ -677,6 +700,38 @@ mod tests {
         gate.observe("b", &RateLimitInfo::default(), false);
         second.await.unwrap();
         assert_eq!(gate.is_limited("b"), Some(false));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn calls_in_flight_are_not_counted_twice() {
+        // A fixed window of 10: after the reset, 8 calls go at once; the
+        // first answer read was the server's 5th (remaining 5). Our own
+        // count (2 left) already includes the 7 still in flight.
+        let gate = HeaderGate::new(Duration::ZERO);
+        gate.wait("b", &ignore_wait).await;
+        let reset_at = Instant::now() + Duration::from_secs(1);
+        let exhausted = RateLimitInfo {
+            limit: Some(10),
+            remaining: Some(0),
+            reset_at: Some(reset_at),
+            retry_after: None,
+        };
+        gate.observe("b", &exhausted, false);
+        tokio::time::sleep_until(reset_at).await;
+        for _ in 0..8 {
+            assert_eq!(gate.wait("b", &ignore_wait).await, Duration::ZERO);
+        }
+        let info = RateLimitInfo {
+            limit: Some(10),
+            remaining: Some(5),
+            reset_at: Some(reset_at + Duration::from_secs(1)),
+            retry_after: None,
+        };
+        gate.observe("b", &info, false);
+        // Two more calls fit this window, the third waits for its end.
+        assert_eq!(gate.wait("b", &ignore_wait).await, Duration::ZERO);
+        assert_eq!(gate.wait("b", &ignore_wait).await, Duration::ZERO);
+        assert_eq!(gate.wait("b", &ignore_wait).await, Duration::from_secs(1));
     }
 
     #[tokio::test(start_paused = true)]

@@ -1,1 +1,177 @@
-//! placeholder
+//! # roster-rocketchat
+//!
+//! The Rocket.Chat connector of roster: reads who has access to what in a
+//! Rocket.Chat workspace through the REST API v1 and hands it to roster's
+//! [`SyncEngine`](roster_core::SyncEngine) as resources, entitlements and
+//! grants (`roster-snapshot/1`).
+//!
+//! ## What it syncs (read-only)
+//!
+//! | resource | from | entitlements | grants from |
+//! |---|---|---|---|
+//! | `user` | `users.list` | — | — |
+//! | `role` | `roles.list` (both scopes) | `assigned` | each user's `roles`, for workspace-scope (`Users`) roles only |
+//! | `team` | `teams.listAll` | `member`, `owner`, `moderator`, `leader` | `teams.members` of every team (all pages) |
+//!
+//! The endpoint table lives in one place (`endpoints.rs`); paging,
+//! retries and rate limiting are roster-core's.
+//!
+//! ## Rate limits
+//!
+//! Rocket.Chat allows 10 calls per 60 s **per endpoint** by default, in a
+//! fixed window. Every call goes through roster-core's shared limiter (one
+//! bucket per endpoint, default quota 10 per 60 s, see
+//! [`RocketChatConfig::rate_limit`]) and its header gate, which reads
+//! `X-RateLimit-Remaining` / `X-RateLimit-Reset` (epoch ms) and waits for
+//! the window's reset instead of collecting 429s. Independent endpoints run
+//! in parallel, so a sync takes about as long as its busiest endpoint —
+//! usually `teams.members`, one call per team. Ways to go faster, in order of
+//! effect: a token holding `api-bypass-rate-limit` (bots hold it by default)
+//! with the client quota disabled, [`RocketChatConfig::infinite_count`]
+//! (one request per listing), a raised server limit.
+//! [`Connector::validate`] reports which applies and estimates the duration.
+//!
+//! ## Permissions
+//!
+//! The token's user needs `view-all-teams` (else `teams.members` silently
+//! returns empty lists) and `view-full-other-user-info` (else `users.list`
+//! silently omits roles, emails and last login); validation fails without
+//! them.
+//!
+//! ## Example
+//!
+//! ```no_run
+//! use roster_core::{JsonlSink, SyncEngine, SyncOptions};
+//! use roster_rocketchat::{RocketChatConfig, RocketChatConnector};
+//!
+//! # async fn demo() -> roster_core::Result<()> {
+//! // BATON_ROCKETCHAT_BASE_URL, BATON_ROCKETCHAT_USER_ID, BATON_ROCKETCHAT_AUTH_TOKEN
+//! let config = RocketChatConfig::from_env()?.infinite_count(true);
+//! let connector = RocketChatConnector::new(config)?;
+//! let mut sink = JsonlSink::stdout();
+//! let summary = SyncEngine::new(SyncOptions::default())
+//!     .run(&connector, &mut sink)
+//!     .await?;
+//! eprintln!("complete: {}, requests: {}", summary.complete, summary.requests);
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+mod config;
+mod endpoints;
+mod roles;
+mod teams;
+mod users;
+mod validate;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use reqwest::header::HeaderName;
+use roster_core::{
+    Auth, Connector, HttpClient, HttpConfig, Paging, RateLimit, RateLimitDialect, ResourceSyncer,
+    Result, ValidationReport,
+};
+use secrecy::SecretString;
+use tokio::sync::OnceCell;
+
+pub use config::{
+    DEFAULT_COUNT, ENV_AUTH_TOKEN, ENV_BASE_URL, ENV_USER_ID, RocketChatConfig, default_rate_limit,
+};
+
+use roles::RoleTable;
+
+/// The Rocket.Chat connector. Build one per sync: the role list is read
+/// once and cached for the connector's life.
+#[derive(Debug)]
+pub struct RocketChatConnector {
+    client: HttpClient,
+    count: u32,
+    infinite_count: bool,
+    quota: Option<RateLimit>,
+    roles: OnceCell<Arc<RoleTable>>,
+}
+
+impl RocketChatConnector {
+    /// A connector for `config`. Fails with [`roster_core::Error::Config`]
+    /// on an unusable base URL (not http(s), credentials in it, plain http
+    /// to a non-loopback host without `allow_insecure_http`) or a token
+    /// that cannot be sent in a header.
+    pub fn new(config: RocketChatConfig) -> Result<Self> {
+        let mut http = HttpConfig::new(
+            &config.base_url,
+            config.allow_insecure_http,
+            RateLimitDialect::ROCKETCHAT,
+        )?;
+        http.rate_limit = config.rate_limit;
+        if let Some(t) = config.timeout {
+            http.timeout = t;
+        }
+        if let Some(n) = config.max_body_bytes {
+            http.max_body_bytes = n;
+        }
+        if let Some(r) = config.retry {
+            http.retry = r;
+        }
+        let auth = Auth::Headers(vec![
+            (
+                HeaderName::from_static("x-auth-token"),
+                config.auth_token.clone(),
+            ),
+            (
+                HeaderName::from_static("x-user-id"),
+                SecretString::from(config.user_id.clone()),
+            ),
+        ]);
+        Ok(Self {
+            client: HttpClient::new(http, auth)?,
+            count: config.count,
+            infinite_count: config.infinite_count,
+            quota: config.rate_limit,
+            roles: OnceCell::new(),
+        })
+    }
+
+    /// How listings page.
+    pub(crate) fn paging(&self) -> Paging {
+        Paging::Offset {
+            count: if self.infinite_count { 0 } else { self.count },
+        }
+    }
+
+    /// The role table, read once (`roles.list`) and shared by the role and
+    /// user syncers and validation.
+    pub(crate) async fn roles(&self) -> Result<Arc<RoleTable>> {
+        self.roles
+            .get_or_try_init(|| async { roles::fetch(self).await.map(Arc::new) })
+            .await
+            .cloned()
+    }
+}
+
+#[async_trait]
+impl Connector for RocketChatConnector {
+    fn name(&self) -> &'static str {
+        "rocketchat"
+    }
+
+    fn source(&self) -> String {
+        self.client.config().source()
+    }
+
+    fn client(&self) -> &HttpClient {
+        &self.client
+    }
+
+    async fn validate(&self) -> Result<ValidationReport> {
+        validate::validate(self).await
+    }
+
+    fn syncers(&self) -> Vec<Box<dyn ResourceSyncer + '_>> {
+        vec![
+            Box::new(users::UserSyncer { connector: self }),
+            Box::new(roles::RoleSyncer { connector: self }),
+            Box::new(teams::TeamSyncer { connector: self }),
+        ]
+    }
+}

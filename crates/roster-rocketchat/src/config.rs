@@ -1,0 +1,237 @@
+//! [`RocketChatConfig`]: where the server is, who calls it, and how fast.
+
+use std::fmt;
+use std::time::Duration;
+
+use roster_core::{Error, RateLimit, Result, RetryPolicy};
+use secrecy::SecretString;
+
+/// Environment variable holding the base URL.
+pub const ENV_BASE_URL: &str = "BATON_ROCKETCHAT_BASE_URL";
+/// Environment variable holding the `X-User-Id`.
+pub const ENV_USER_ID: &str = "BATON_ROCKETCHAT_USER_ID";
+/// Environment variable holding the `X-Auth-Token` (a personal access token).
+pub const ENV_AUTH_TOKEN: &str = "BATON_ROCKETCHAT_AUTH_TOKEN";
+
+/// Rocket.Chat's default rate limit: 10 calls per 60 s per endpoint.
+pub fn default_rate_limit() -> RateLimit {
+    RateLimit::per_endpoint(10, Duration::from_secs(60))
+}
+
+/// Rows asked for per page by default (Rocket.Chat's default
+/// `API_Upper_Count_Limit`; larger counts are silently clamped).
+pub const DEFAULT_COUNT: u32 = 100;
+
+/// How to reach a Rocket.Chat server. `Debug` never shows the token.
+///
+/// ```
+/// use std::time::Duration;
+/// use roster_core::RateLimit;
+/// use roster_rocketchat::RocketChatConfig;
+///
+/// let config = RocketChatConfig::new("https://chat.example.com", "user-id", "s3cr3t".into())
+///     // The workspace admin raised the limit to 30 calls per minute.
+///     .rate_limit(Some(RateLimit::per_endpoint(30, Duration::from_secs(60))));
+/// assert!(!format!("{config:?}").contains("s3cr3t"));
+/// ```
+#[derive(Clone)]
+pub struct RocketChatConfig {
+    pub(crate) base_url: String,
+    pub(crate) user_id: String,
+    pub(crate) auth_token: SecretString,
+    pub(crate) rate_limit: Option<RateLimit>,
+    pub(crate) infinite_count: bool,
+    pub(crate) count: u32,
+    pub(crate) allow_insecure_http: bool,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) max_body_bytes: Option<u64>,
+    pub(crate) retry: Option<RetryPolicy>,
+}
+
+impl fmt::Debug for RocketChatConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RocketChatConfig")
+            .field("base_url", &self.base_url)
+            .field("user_id", &self.user_id)
+            .field("auth_token", &"[REDACTED]")
+            .field("rate_limit", &self.rate_limit)
+            .field("infinite_count", &self.infinite_count)
+            .field("count", &self.count)
+            .field("allow_insecure_http", &self.allow_insecure_http)
+            .field("timeout", &self.timeout)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("retry", &self.retry)
+            .finish()
+    }
+}
+
+impl RocketChatConfig {
+    /// A server at `base_url` (e.g. `https://chat.example.com`, subpaths
+    /// kept), called as `user_id` with the personal access token
+    /// `auth_token`. Defaults: rate limit 10 calls per 60 s per endpoint,
+    /// 100 rows per page, https only (plain http only to loopback).
+    pub fn new(
+        base_url: impl Into<String>,
+        user_id: impl Into<String>,
+        auth_token: SecretString,
+    ) -> Self {
+        Self {
+            base_url: base_url.into(),
+            user_id: user_id.into(),
+            auth_token,
+            rate_limit: Some(default_rate_limit()),
+            infinite_count: false,
+            count: DEFAULT_COUNT,
+            allow_insecure_http: false,
+            timeout: None,
+            max_body_bytes: None,
+            retry: None,
+        }
+    }
+
+    /// Reads `BATON_ROCKETCHAT_BASE_URL`, `BATON_ROCKETCHAT_USER_ID` and
+    /// `BATON_ROCKETCHAT_AUTH_TOKEN`. A missing or empty variable is an
+    /// [`Error::Config`] naming it.
+    pub fn from_env() -> Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let get = |name: &str, what: &str| -> Result<String> {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| {
+                    Error::Config(format!(
+                        "the environment variable {name} is not set; set it to {what}"
+                    ))
+                })
+        };
+        let base_url = get(
+            ENV_BASE_URL,
+            "the server URL, e.g. https://chat.example.com",
+        )?;
+        let user_id = get(ENV_USER_ID, "the user id (X-User-Id) of the token's owner")?;
+        let token = get(
+            ENV_AUTH_TOKEN,
+            "a personal access token (X-Auth-Token) of an admin or bot",
+        )?;
+        Ok(Self::new(base_url, user_id, SecretString::from(token)))
+    }
+
+    /// The client-side quota per endpoint. Default
+    /// `Some(RateLimit::per_endpoint(10, 60 s))`, Rocket.Chat's default
+    /// server limit; match it to the server's
+    /// `API_Enable_Rate_Limiter_Limit_Calls_Default` / `..._Time_Default`.
+    /// `None` disables the client quota (for tokens holding
+    /// `api-bypass-rate-limit`); the server's `X-RateLimit-*` headers still
+    /// pace calls, and 429s are still waited out.
+    pub fn rate_limit(mut self, quota: Option<RateLimit>) -> Self {
+        self.rate_limit = quota;
+        self
+    }
+
+    /// Asks for every row in one response (`count=0`, allowed by
+    /// `API_Allow_Infinite_Count`, on by default on servers). The fastest
+    /// path under a strict rate limit: one request per listing instead of
+    /// one per 100 rows. Off by default because responses can be huge
+    /// (raise [`max_body_bytes`](Self::max_body_bytes) for big workspaces).
+    pub fn infinite_count(mut self, yes: bool) -> Self {
+        self.infinite_count = yes;
+        self
+    }
+
+    /// Rows per page (default 100; servers clamp larger values silently to
+    /// `API_Upper_Count_Limit`, which paging copes with). `0` is treated as
+    /// 1; use [`infinite_count`](Self::infinite_count) for everything at once.
+    pub fn count(mut self, n: u32) -> Self {
+        self.count = n.max(1);
+        self
+    }
+
+    /// Allows plain http to hosts other than loopback (the token then
+    /// travels unencrypted).
+    pub fn allow_insecure_http(mut self, yes: bool) -> Self {
+        self.allow_insecure_http = yes;
+        self
+    }
+
+    /// Timeout of one request including its body (default 30 s).
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.timeout = Some(d);
+        self
+    }
+
+    /// Largest response body accepted (default 64 MiB).
+    pub fn max_body_bytes(mut self, n: u64) -> Self {
+        self.max_body_bytes = Some(n);
+        self
+    }
+
+    /// How failed requests are retried (default [`RetryPolicy::default`]).
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn from_env_reads_three_variables() {
+        let c = RocketChatConfig::from_lookup(env(&[
+            (ENV_BASE_URL, "https://chat.example.com"),
+            (ENV_USER_ID, "uid"),
+            (ENV_AUTH_TOKEN, "tok-secret-1234"),
+        ]))
+        .unwrap();
+        assert_eq!(c.base_url, "https://chat.example.com");
+        assert_eq!(c.user_id, "uid");
+        assert_eq!(c.rate_limit, Some(default_rate_limit()));
+        assert_eq!(c.count, 100);
+        assert!(!c.infinite_count);
+    }
+
+    #[test]
+    fn from_env_names_the_missing_variable() {
+        let err = RocketChatConfig::from_lookup(env(&[
+            (ENV_BASE_URL, "https://chat.example.com"),
+            (ENV_AUTH_TOKEN, "tok"),
+        ]))
+        .unwrap_err();
+        assert!(matches!(err, Error::Config(_)));
+        assert!(err.to_string().contains(ENV_USER_ID), "{err}");
+        let err = RocketChatConfig::from_lookup(env(&[
+            (ENV_BASE_URL, "https://chat.example.com"),
+            (ENV_USER_ID, "uid"),
+            (ENV_AUTH_TOKEN, "  "),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains(ENV_AUTH_TOKEN), "{err}");
+    }
+
+    #[test]
+    fn debug_redacts_the_token() {
+        let c = RocketChatConfig::new("https://x", "uid", SecretString::from("tok-secret-1234"));
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("tok-secret-1234"), "{dbg}");
+        assert!(dbg.contains("REDACTED"));
+    }
+
+    #[test]
+    fn count_is_at_least_one() {
+        let c = RocketChatConfig::new("https://x", "u", "t".into()).count(0);
+        assert_eq!(c.count, 1);
+    }
+}

@@ -1,0 +1,732 @@
+//! End-to-end tests of the Rocket.Chat connector against the simulator, on
+//! tokio's paused clock (60-second rate-limit windows cost no real time).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use roster::core::clock::unix_millis;
+use roster::core::{
+    CheckStatus, Connector, Error, MemorySink, RateLimit, RetryPolicy, Snapshot, Summary,
+    SyncEngine, SyncOptions, ValidationReport,
+};
+use roster::rocketchat::{RocketChatConfig, RocketChatConnector};
+use roster_sim::rocketchat::{Credentials, FixedWindow, OrgSpec, RocketChatSim, SimOptions};
+use roster_sim::{Fault, FaultRule, GroundTruth, SimServer};
+use tokio::time::Instant;
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+/// A simulator with Rocket.Chat's default limit (10 per 60 s), the admin
+/// limited unless `admin_bypass`, and its windows' anchor (epoch ms).
+fn new_sim(spec: OrgSpec, admin_bypass: bool, phase: Duration) -> (RocketChatSim, u64) {
+    let mut o = SimOptions::default();
+    o.rate_limit = Some(FixedWindow {
+        calls: 10,
+        window: MINUTE,
+    });
+    o.admin_bypasses_rate_limit = admin_bypass;
+    o.window_phase = phase;
+    let anchor = unix_millis() - phase.as_millis() as u64;
+    (RocketChatSim::with_options(spec, o), anchor)
+}
+
+fn config(server: &SimServer, creds: &Credentials) -> RocketChatConfig {
+    RocketChatConfig::new(
+        server.base_url(),
+        creds.user_id.clone(),
+        creds.token.clone().into(),
+    )
+    .retry(RetryPolicy {
+        jitter_seed: Some(7),
+        ..RetryPolicy::default()
+    })
+}
+
+fn connector(config: RocketChatConfig) -> RocketChatConnector {
+    RocketChatConnector::new(config).expect("valid config")
+}
+
+async fn sync(connector: &RocketChatConnector) -> (Summary, Snapshot) {
+    let engine = SyncEngine::new(SyncOptions {
+        concurrency: 8,
+        ..Default::default()
+    });
+    let mut sink = MemorySink::default();
+    let summary = engine.run(connector, &mut sink).await.expect("sync runs");
+    (summary, sink.snapshot())
+}
+
+fn medium() -> OrgSpec {
+    OrgSpec {
+        users: 260,
+        teams: 34,
+        avg_members: 8,
+        custom_roles: 4,
+        seed: 11,
+    }
+}
+
+/// The snapshot holds exactly the ground truth, as sets, and conforms to
+/// the contract (roster-core's conformance kit).
+fn assert_exact(snap: &Snapshot, truth: GroundTruth) {
+    roster::core::testkit::assert_conforms(
+        snap,
+        roster::core::testkit::Expected {
+            resources: &truth.resources,
+            entitlements: &truth.entitlements,
+            grants: &truth.grants,
+        },
+    );
+    let mut got = snap.resources.clone();
+    let mut want = truth.resources;
+    let key = |r: &roster::core::Resource| (r.resource_type, r.id.clone());
+    got.sort_by_key(key);
+    want.sort_by_key(key);
+    assert_eq!(got.len(), want.len(), "resource count");
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(g, w, "resource {}:{}", w.resource_type, w.id);
+    }
+    let mut got = snap.entitlements.clone();
+    let mut want = truth.entitlements;
+    got.sort_by_key(|e| e.id.to_string());
+    want.sort_by_key(|e| e.id.to_string());
+    assert_eq!(got, want, "entitlements");
+    let mut got = snap.grants.clone();
+    let mut want = truth.grants;
+    got.sort();
+    want.sort();
+    let n = got.len();
+    got.dedup();
+    assert_eq!(n, got.len(), "no grant written twice");
+    assert_eq!(got, want, "grants");
+    let summary = snap.summary.as_ref().expect("summary");
+    assert_eq!(summary.counts.resource, snap.resources.len() as u64);
+    assert_eq!(summary.counts.grant, snap.grants.len() as u64);
+}
+
+/// No server window of any bucket saw more than `limit` calls.
+fn assert_fixed_window_pacing(sim: &RocketChatSim, anchor: u64, window: Duration, limit: usize) {
+    let w = window.as_millis() as u64;
+    let mut per: BTreeMap<(String, u64), usize> = BTreeMap::new();
+    for e in sim.log().entries() {
+        if e.path.ends_with("/info") {
+            continue;
+        }
+        *per.entry((e.path.clone(), (e.at_ms - anchor) / w))
+            .or_default() += 1;
+    }
+    for ((path, idx), n) in &per {
+        assert!(
+            *n <= limit,
+            "{n} calls to {path} in server window {idx} (limit {limit})"
+        );
+    }
+}
+
+fn calls_to(sim: &RocketChatSim, endpoint: &str) -> usize {
+    sim.log()
+        .entries()
+        .iter()
+        .filter(|e| e.path.ends_with(endpoint))
+        .count()
+}
+
+// ------------------------------------------------------------ correctness
+
+#[tokio::test(start_paused = true)]
+async fn bypassing_admin_gets_exact_ground_truth_without_headers() {
+    let (sim, _) = new_sim(OrgSpec::small(), true, Duration::ZERO);
+    let server = sim.spawn().await;
+    let c = connector(config(&server, &sim.admin()));
+    let report = c.validate().await.unwrap();
+    assert!(report.sync_possible(), "{report}");
+    let rl = report.rate_limit.as_ref().unwrap();
+    assert!(!rl.limited, "{}", rl.detail);
+    assert!(rl.detail.contains("no rate-limit headers"), "{}", rl.detail);
+    assert_eq!(
+        c.client().gate().is_limited("GET /api/v1/users.list"),
+        Some(false)
+    );
+
+    let (summary, snap) = sync(&c).await;
+    assert!(summary.complete, "{:?}", summary.warnings);
+    assert_exact(&snap, sim.ground_truth());
+    assert_eq!(sim.log().count_status(429), 0);
+    assert_eq!(snap.header.as_ref().unwrap().connector, "rocketchat");
+    // The small org: 25 generated + 4 credential users, custom roles with
+    // random ids, room-scoped roles without grants.
+    assert_eq!(
+        snap.resources
+            .iter()
+            .filter(|r| r.resource_type == roster::core::ResourceType::User)
+            .count(),
+        29
+    );
+    assert_eq!(calls_to(&sim, "/roles.list"), 1, "roles.list read once");
+}
+
+#[tokio::test(start_paused = true)]
+async fn servers_without_created_at_give_null_and_a_notice() {
+    let mut o = SimOptions::default();
+    o.admin_bypasses_rate_limit = true;
+    o.include_created_at = false;
+    let sim = RocketChatSim::with_options(OrgSpec::small(), o);
+    let server = sim.spawn().await;
+    let c = connector(config(&server, &sim.admin()));
+    let (summary, snap) = sync(&c).await;
+    assert!(summary.complete, "{:?}", summary.warnings);
+    assert_exact(&snap, sim.ground_truth());
+    assert!(
+        snap.resources
+            .iter()
+            .filter_map(|r| r.user.as_ref())
+            .all(|u| u.created_at.is_none())
+    );
+    let notices: Vec<&String> = summary
+        .warnings
+        .iter()
+        .filter(|w| w.contains("createdAt"))
+        .collect();
+    assert_eq!(notices.len(), 1, "{:?}", summary.warnings);
+}
+
+#[tokio::test(start_paused = true)]
+async fn limited_admin_gets_exact_ground_truth_with_zero_429s() {
+    let (sim, anchor) = new_sim(OrgSpec::small(), false, Duration::ZERO);
+    let server = sim.spawn().await;
+    let c = connector(config(&server, &sim.admin()));
+    let (summary, snap) = sync(&c).await;
+    assert!(summary.complete, "{:?}", summary.warnings);
+    assert_exact(&snap, sim.ground_truth());
+    assert_eq!(sim.log().count_status(429), 0);
+    assert_eq!(summary.rate_limited, 0);
+    assert_fixed_window_pacing(&sim, anchor, MINUTE, 10);
+}
+
+#[tokio::test(start_paused = true)]
+async fn default_quota_never_overfills_a_server_window_at_any_phase() {
+    for phase in [
+        Duration::ZERO,
+        Duration::from_secs(37),
+        Duration::from_millis(59_900),
+    ] {
+        let (sim, anchor) = new_sim(medium(), false, phase);
+        let server = sim.spawn().await;
+        let c = connector(config(&server, &sim.admin()));
+        let (summary, snap) = sync(&c).await;
+        assert!(summary.complete, "{:?}", summary.warnings);
+        assert_exact(&snap, sim.ground_truth());
+        assert_eq!(sim.log().count_status(429), 0, "phase {phase:?}");
+        assert_fixed_window_pacing(&sim, anchor, MINUTE, 10);
+        // 34 teams' members + validation's calls, spread over windows.
+        assert_eq!(
+            summary.requests_by_endpoint["GET /api/v1/teams.members"],
+            34
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn quota_above_the_server_limit_still_completes() {
+    let (sim, _) = new_sim(medium(), false, Duration::from_secs(20));
+    let server = sim.spawn().await;
+    let c = connector(
+        config(&server, &sim.admin()).rate_limit(Some(RateLimit::per_endpoint(100, MINUTE))),
+    );
+    let (summary, snap) = sync(&c).await;
+    assert!(summary.complete, "{:?}", summary.warnings);
+    assert_exact(&snap, sim.ground_truth());
+    assert_eq!(summary.rate_limited as usize, sim.log().count_status(429));
+    eprintln!(
+        "quota 100/60s vs server 10/60s: {} requests, {} rejected, {} ms",
+        summary.requests, summary.rate_limited, summary.elapsed_ms
+    );
+    // The header gate paces by what the server says, so even a wrong quota
+    // costs no more than the probe's rejections.
+    assert!(
+        sim.log().count_status(429) <= 4,
+        "{}",
+        sim.log().count_status(429)
+    );
+
+    // No client quota at all: the headers alone pace.
+    let (sim, anchor) = new_sim(medium(), false, Duration::ZERO);
+    let server = sim.spawn().await;
+    let c = connector(config(&server, &sim.admin()).rate_limit(None));
+    let (summary, snap) = sync(&c).await;
+    assert!(summary.complete, "{:?}", summary.warnings);
+    assert_exact(&snap, sim.ground_truth());
+    assert_eq!(sim.log().count_status(429), 0);
+    assert_fixed_window_pacing(&sim, anchor, MINUTE, 10);
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_clients_sharing_the_server_windows_still_complete() {
+    // Two syncs from one IP share every server window; each client's gate
+    // learns the other's calls only from the headers, so some calls are
+    // rejected — and waited out, never retried at once.
+    let (sim, _) = new_sim(medium(), false, Duration::from_secs(5));
+    let server = sim.spawn().await;
+    let quota = Some(RateLimit::per_endpoint(100, MINUTE));
+    let a = connector(config(&server, &sim.admin()).rate_limit(quota));
+    let b = connector(config(&server, &sim.admin()).rate_limit(quota));
+    let ((sa, snap_a), (sb, snap_b)) = tokio::join!(sync(&a), sync(&b));
+    for (summary, snap) in [(sa, snap_a), (sb, snap_b)] {
+        assert!(summary.complete, "{:?}", summary.warnings);
+        assert_exact(&snap, sim.ground_truth());
+    }
+    eprintln!("two clients: {} rejected", sim.log().count_status(429));
+}
+
+#[tokio::test(start_paused = true)]
+async fn rejected_calls_wait_for_the_reset_and_complete() {
+    let (sim, anchor) = new_sim(medium(), false, Duration::ZERO);
+    let server = sim.spawn().await;
+    // Forced 429s (with the exhausted window's headers) on two endpoints.
+    sim.faults()
+        .add(FaultRule::new("/teams.members", Fault::RateLimited, 2).after(3));
+    sim.faults()
+        .add(FaultRule::new("/users.list", Fault::RateLimited, 1).after(1));
+    let c = connector(config(&server, &sim.admin()));
+    let (summary, snap) = sync(&c).await;
+    assert!(summary.complete, "{:?}", summary.warnings);
+    assert_exact(&snap, sim.ground_truth());
+    assert_eq!(summary.rate_limited, 3);
+    assert!(summary.retries >= 3);
+    // After a 429 nothing more is sent to that endpoint before the window's
+    // reset (calls already in flight land at the same instant).
+    let entries = sim.log().entries();
+    for (i, e) in entries.iter().enumerate().filter(|(_, e)| e.status == 429) {
+        let reset = anchor + ((e.at_ms - anchor) / 60_000 + 1) * 60_000;
+        for n in entries[i + 1..].iter().filter(|n| n.path == e.path) {
+            assert!(
+                n.at_ms == e.at_ms || n.at_ms >= reset,
+                "{n:?} sent before the reset at {reset} after {e:?}"
+            );
+        }
+    }
+}
+
+// ------------------------------------------------------------- validation
+
+#[tokio::test(start_paused = true)]
+async fn plain_user_fails_validation_naming_view_all_teams() {
+    let (sim, _) = new_sim(OrgSpec::small(), false, Duration::ZERO);
+    let server = sim.spawn().await;
+    let c = connector(config(&server, &sim.plain_user()));
+    let report = c.validate().await.unwrap();
+    assert!(!report.sync_possible());
+    let failed: Vec<&str> = report.failures().map(|c| c.name.as_str()).collect();
+    assert!(failed.contains(&"permission:view-all-teams"), "{failed:?}");
+    let check = report
+        .checks
+        .iter()
+        .find(|c| c.name == "permission:view-all-teams")
+        .unwrap();
+    assert!(check.detail.contains("empty"), "{}", check.detail);
+    // The engine refuses to write a snapshot that would look complete.
+    let mut sink = MemorySink::default();
+    let err = SyncEngine::default().run(&c, &mut sink).await.unwrap_err();
+    assert!(matches!(err, Error::Validation(_)));
+    assert!(err.to_string().contains("view-all-teams"), "{err}");
+    assert!(sink.records.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn team_viewer_fails_validation_naming_view_full_other_user_info() {
+    let (sim, _) = new_sim(OrgSpec::small(), false, Duration::ZERO);
+    let server = sim.spawn().await;
+    let c = connector(config(&server, &sim.team_viewer()));
+    let report = c.validate().await.unwrap();
+    assert!(!report.sync_possible());
+    let failed: Vec<&str> = report.failures().map(|c| c.name.as_str()).collect();
+    assert_eq!(failed, ["permission:view-full-other-user-info"], "{report}");
+    assert!(report.failure_summary().contains("role"), "{report}");
+
+    // Forced past validation, the sync says it is incomplete rather than
+    // writing role-less users as the truth.
+    let mut sink = MemorySink::default();
+    let summary = SyncEngine::new(SyncOptions {
+        validate: false,
+        ..Default::default()
+    })
+    .run(&c, &mut sink)
+    .await
+    .unwrap();
+    assert!(!summary.complete);
+    assert!(
+        summary
+            .warnings
+            .iter()
+            .any(|w| w.contains("view-full-other-user-info")),
+        "{:?}",
+        summary.warnings
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn invalid_token_fails_authentication() {
+    let (sim, _) = new_sim(OrgSpec::small(), false, Duration::ZERO);
+    let server = sim.spawn().await;
+    let mut creds = sim.admin();
+    creds.token = "not-the-token".into();
+    let c = connector(config(&server, &creds));
+    let report = c.validate().await.unwrap();
+    let auth = report
+        .checks
+        .iter()
+        .find(|c| c.name == "authenticated")
+        .unwrap();
+    assert_eq!(auth.status, CheckStatus::Fail);
+    assert!(auth.detail.contains("token or user id invalid"));
+    assert!(!format!("{report:?}").contains("not-the-token"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn unreachable_server_is_an_error() {
+    let c = connector(RocketChatConfig::new(
+        "http://127.0.0.1:9",
+        "u",
+        "t".to_owned().into(),
+    ));
+    let err = c.validate().await.unwrap_err();
+    assert_eq!(err.kind(), roster::core::ErrorKind::Connection, "{err}");
+}
+
+fn plan_requests(report: &ValidationReport, bucket: &str) -> u64 {
+    report
+        .plan
+        .as_ref()
+        .unwrap()
+        .buckets
+        .iter()
+        .find(|b| b.bucket.ends_with(bucket))
+        .map_or(0, |b| b.requests)
+}
+
+#[tokio::test(start_paused = true)]
+async fn limited_and_bypassing_tokens_get_different_plans() {
+    let spec = OrgSpec {
+        users: 1000,
+        teams: 120,
+        avg_members: 5,
+        custom_roles: 3,
+        seed: 3,
+    };
+    let (sim, _) = new_sim(spec, false, Duration::ZERO);
+    let server = sim.spawn().await;
+
+    let limited = connector(config(&server, &sim.admin()))
+        .validate()
+        .await
+        .unwrap();
+    assert!(limited.sync_possible(), "{limited}");
+    assert!(limited.rate_limit.as_ref().unwrap().limited);
+    let plan = limited.plan.as_ref().unwrap();
+    assert_eq!(plan.totals[0], ("users".to_owned(), 1004));
+    assert_eq!(plan_requests(&limited, "users.list"), 11);
+    assert_eq!(plan_requests(&limited, "teams.listAll"), 2);
+    assert_eq!(plan_requests(&limited, "teams.members"), 120);
+    assert_eq!(plan_requests(&limited, "roles.list"), 1);
+    // 120 member reads at 10 per minute: at least 11 minutes.
+    assert!(plan.estimated() >= 11 * MINUTE, "{limited}");
+    assert!(
+        plan.advice.iter().any(|a| a.contains("bot")),
+        "{:?}",
+        plan.advice
+    );
+    // Every team needs its own members call anyway: count=0 would not help.
+    assert!(!plan.advice.iter().any(|a| a.contains("--infinite-count")));
+    let text = limited.to_string();
+    println!("{text}");
+    assert!(text.contains("teams.members") && text.contains("estimated duration"));
+
+    // The bot bypasses the server's limit; with the client quota off too,
+    // the sync is only latency.
+    let bot = connector(config(&server, &sim.bot()).rate_limit(None))
+        .validate()
+        .await
+        .unwrap();
+    assert!(bot.sync_possible(), "{bot}");
+    assert!(!bot.rate_limit.as_ref().unwrap().limited);
+    assert!(bot.plan.as_ref().unwrap().estimated() < Duration::from_secs(5));
+    // With the default client quota, the plan says the quota is what paces.
+    let bot_quota = connector(config(&server, &sim.bot()))
+        .validate()
+        .await
+        .unwrap();
+    assert!(
+        bot_quota
+            .plan
+            .as_ref()
+            .unwrap()
+            .advice
+            .iter()
+            .any(|a| a.contains("--rate-limit off")),
+        "{bot_quota}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn infinite_count_is_advised_when_listings_dominate() {
+    let spec = OrgSpec {
+        users: 3000,
+        teams: 4,
+        avg_members: 5,
+        custom_roles: 2,
+        seed: 4,
+    };
+    let (sim, _) = new_sim(spec, false, Duration::ZERO);
+    let server = sim.spawn().await;
+    let report = connector(config(&server, &sim.admin()))
+        .validate()
+        .await
+        .unwrap();
+    assert_eq!(plan_requests(&report, "users.list"), 31);
+    let plan = report.plan.as_ref().unwrap();
+    assert_eq!(plan.estimated(), 3 * MINUTE, "{report}");
+    assert!(
+        plan.advice.iter().any(|a| a.contains("--infinite-count")),
+        "{report}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn estimate_is_within_ten_percent_of_the_measured_sync() {
+    let spec = OrgSpec {
+        users: 400,
+        teams: 75,
+        avg_members: 6,
+        custom_roles: 3,
+        seed: 5,
+    };
+    let (sim, _) = new_sim(spec, false, Duration::ZERO);
+    let server = sim.spawn().await;
+    let c = connector(config(&server, &sim.admin()));
+    let report = c.validate().await.unwrap();
+    let estimate = report.plan.as_ref().unwrap().estimated();
+    let (summary, snap) = sync(&c).await;
+    assert!(summary.complete);
+    assert_exact(&snap, sim.ground_truth());
+    let measured = Duration::from_millis(summary.elapsed_ms);
+    let diff = measured.abs_diff(estimate);
+    eprintln!("estimated {estimate:?}, measured {measured:?}");
+    assert!(
+        diff <= estimate / 10,
+        "estimated {estimate:?}, measured {measured:?}"
+    );
+}
+
+// ------------------------------------------------------------------ speed
+
+#[tokio::test(start_paused = true)]
+async fn infinite_count_uses_fewer_requests() {
+    let spec = OrgSpec {
+        users: 450,
+        teams: 150,
+        avg_members: 4,
+        custom_roles: 3,
+        seed: 9,
+    };
+    let (sim_a, _) = new_sim(spec.clone(), true, Duration::ZERO);
+    let server_a = sim_a.spawn().await;
+    let paged = connector(config(&server_a, &sim_a.admin()).rate_limit(None));
+    let (sa, snap_a) = sync(&paged).await;
+    assert!(sa.complete);
+    assert_exact(&snap_a, sim_a.ground_truth());
+
+    let (sim_b, _) = new_sim(spec, true, Duration::ZERO);
+    let server_b = sim_b.spawn().await;
+    let infinite = connector(
+        config(&server_b, &sim_b.admin())
+            .rate_limit(None)
+            .infinite_count(true),
+    );
+    let (sb, snap_b) = sync(&infinite).await;
+    assert!(sb.complete);
+    assert_exact(&snap_b, sim_b.ground_truth());
+    assert_eq!(sb.requests_by_endpoint["GET /api/v1/users.list"], 1);
+    assert_eq!(sb.requests_by_endpoint["GET /api/v1/teams.listAll"], 1);
+    assert_eq!(sa.requests_by_endpoint["GET /api/v1/users.list"], 5);
+    assert!(
+        sb.requests < sa.requests,
+        "{} vs {}",
+        sb.requests,
+        sa.requests
+    );
+    assert!(
+        sim_b
+            .log()
+            .entries()
+            .iter()
+            .any(|e| e.query.contains("count=0"))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn infinite_count_refused_by_the_server_still_pages_to_the_end() {
+    // API_Allow_Infinite_Count off: count=0 means the default page size.
+    let mut o = SimOptions::default();
+    o.admin_bypasses_rate_limit = true;
+    o.allow_infinite_count = false;
+    let spec = OrgSpec {
+        users: 180,
+        ..OrgSpec::small()
+    };
+    let sim = RocketChatSim::with_options(spec, o);
+    let server = sim.spawn().await;
+    let c = connector(
+        config(&server, &sim.admin())
+            .rate_limit(None)
+            .infinite_count(true),
+    );
+    let (summary, snap) = sync(&c).await;
+    assert!(summary.complete, "{:?}", summary.warnings);
+    assert_exact(&snap, sim.ground_truth());
+    assert_eq!(summary.requests_by_endpoint["GET /api/v1/users.list"], 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn independent_buckets_run_in_parallel() {
+    // users.list: 11 pages (2 windows); teams.members: 30 calls (3 windows).
+    let spec = OrgSpec {
+        users: 1000,
+        teams: 30,
+        avg_members: 5,
+        custom_roles: 2,
+        seed: 2,
+    };
+    let (sim, anchor) = new_sim(spec, false, Duration::ZERO);
+    let server = sim.spawn().await;
+    let c = connector(config(&server, &sim.admin()));
+    c.validate().await.unwrap();
+    let start = Instant::now();
+    let mut sink = MemorySink::default();
+    let summary = SyncEngine::new(SyncOptions {
+        validate: false,
+        ..Default::default()
+    })
+    .run(&c, &mut sink)
+    .await
+    .unwrap();
+    let took = start.elapsed();
+    eprintln!(
+        "parallel buckets took {took:?}: {:?}",
+        summary.requests_by_endpoint
+    );
+    assert!(summary.complete, "{:?}", summary.warnings);
+    assert_exact(&sink.snapshot(), sim.ground_truth());
+    assert_eq!(sim.log().count_status(429), 0);
+    assert_fixed_window_pacing(&sim, anchor, MINUTE, 10);
+    // The busiest bucket needs 2 waits (120 s); run one after the other,
+    // users.list would add another window on top.
+    assert!(took >= 2 * MINUTE, "{took:?}");
+    assert!(took < 3 * MINUTE, "buckets did not overlap: {took:?}");
+}
+
+// ----------------------------------------------------------------- faults
+
+async fn sync_with_faults(rules: Vec<FaultRule>) -> (RocketChatSim, Summary, Snapshot) {
+    let (sim, _) = new_sim(OrgSpec::small(), true, Duration::ZERO);
+    let server = sim.spawn().await;
+    for r in rules {
+        sim.faults().add(r);
+    }
+    let c = connector(config(&server, &sim.admin()));
+    let (summary, snap) = sync(&c).await;
+    (sim, summary, snap)
+}
+
+#[tokio::test(start_paused = true)]
+async fn transient_faults_are_retried_to_an_exact_snapshot() {
+    let (sim, summary, snap) = sync_with_faults(vec![
+        FaultRule::new("/teams.members", Fault::ServerError(503), 3).after(1),
+        FaultRule::new("/users.list", Fault::ServerError(502), 2).after(1),
+        FaultRule::new("/roles.list", Fault::ConnectionReset, 1),
+        FaultRule::new("/teams.listAll", Fault::TruncatedJson, 1).after(1),
+        FaultRule::new("/teams.members", Fault::MalformedJson, 1).after(4),
+        FaultRule::new("/teams.members", Fault::RateLimited, 1).after(2),
+        FaultRule::new("/teams.members", Fault::DuplicateRows, 2),
+    ])
+    .await;
+    assert!(summary.complete, "{:?}", summary.warnings);
+    assert_exact(&snap, sim.ground_truth());
+    assert!(summary.retries >= 7, "{}", summary.retries);
+    assert_eq!(summary.rate_limited, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn shifting_user_pages_are_reread() {
+    let spec = OrgSpec {
+        users: 250,
+        ..OrgSpec::small()
+    };
+    let (sim, _) = new_sim(spec, true, Duration::ZERO);
+    let server = sim.spawn().await;
+    // The second page of the sync's first pass sees a new user sorted first.
+    sim.faults()
+        .add(FaultRule::new("/users.list", Fault::ShiftPages, 1).after(2));
+    let c = connector(config(&server, &sim.admin()));
+    let (summary, snap) = sync(&c).await;
+    assert!(summary.complete, "{:?}", summary.warnings);
+    assert_exact(&snap, sim.ground_truth());
+}
+
+#[tokio::test(start_paused = true)]
+async fn deleted_team_mid_sync_is_reported_incomplete() {
+    let (_, summary, snap) = sync_with_faults(vec![
+        FaultRule::new("/teams.members", Fault::NotFound, 1).after(2),
+    ])
+    .await;
+    assert!(!summary.complete);
+    assert!(!snap.is_complete());
+    assert!(
+        summary
+            .warnings
+            .iter()
+            .any(|w| w.contains("grants of team")),
+        "{:?}",
+        summary.warnings
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn revoked_token_mid_sync_is_reported_incomplete() {
+    let (_, summary, _) = sync_with_faults(vec![
+        FaultRule::new("/teams.members", Fault::Unauthorized, u32::MAX).after(1),
+    ])
+    .await;
+    assert!(!summary.complete);
+    assert!(
+        summary.warnings.iter().any(|w| w.contains("401")),
+        "{:?}",
+        summary.warnings
+    );
+
+    // A revoked token on users.list (after validation's probe).
+    let (_, summary, _) = sync_with_faults(vec![
+        FaultRule::new("/users.list", Fault::Unauthorized, u32::MAX).after(1),
+    ])
+    .await;
+    assert!(!summary.complete);
+    assert!(
+        summary.warnings.iter().any(|w| w.contains("users")),
+        "{:?}",
+        summary.warnings
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn persistent_server_errors_end_incomplete_not_wrong() {
+    let (_, summary, snap) = sync_with_faults(vec![
+        FaultRule::new("/teams.listAll", Fault::ServerError(500), u32::MAX).after(1),
+    ])
+    .await;
+    assert!(!summary.complete);
+    assert!(snap.summary.is_some());
+    assert!(
+        summary.warnings.iter().any(|w| w.contains("listing teams")),
+        "{:?}",
+        summary.warnings
+    );
+}
