@@ -1,0 +1,297 @@
+//! The fault matrix: both connectors against their simulators with each
+//! fault real servers produce. Every outcome is one of two, nothing in
+//! between: a complete snapshot exactly equal to the ground truth, or
+//! `complete: false` with a warning naming what is missing.
+//!
+//! Runs on tokio's paused clock (retry backoffs, rate-limit windows and
+//! slow responses cost no real time). `cargo test --test fault_matrix --
+//! --nocapture` prints the table kept in `docs/reliability.md`.
+
+use std::time::Duration;
+
+use roster::core::testkit::{Expected, check};
+use roster::core::{MemorySink, RetryPolicy, Snapshot, Summary, SyncEngine, SyncOptions};
+use roster::mattermost::{MattermostConfig, MattermostConnector};
+use roster::rocketchat::{RocketChatConfig, RocketChatConnector};
+use roster_sim::mattermost::{MattermostSim, OrgSpec as MmSpec};
+use roster_sim::rocketchat::{OrgSpec as RcSpec, RocketChatSim};
+use roster_sim::{Fault, FaultRule, GroundTruth};
+use secrecy::SecretString;
+
+/// What a fault must lead to.
+#[derive(Debug, Clone, Copy)]
+enum Expect {
+    /// Complete and equal to the ground truth.
+    Exact,
+    /// `complete: false`, a warning containing this text.
+    Incomplete(&'static str),
+}
+
+struct Case {
+    name: &'static str,
+    fault: Fault,
+    /// Where: Mattermost path fragment, Rocket.Chat path fragment.
+    paths: (&'static str, &'static str),
+    /// Matching requests let through first, per platform.
+    skip: (u32, u32),
+    times: u32,
+    expect: Expect,
+}
+
+const TIMEOUT: Duration = Duration::from_secs(5);
+const BODY_CAP: u64 = 256 * 1024;
+
+fn cases() -> Vec<Case> {
+    let members = ("/members", "teams.members");
+    // Validation reads /users/me, /users/status/ids and /users/stats (and
+    // Rocket.Chat a count=1 users.list): the shift lands after the first
+    // page of the sync's own listing.
+    let users = ("/api/v4/users", "users.list");
+    vec![
+        Case {
+            name: "429 storm",
+            fault: Fault::RateLimited,
+            paths: members,
+            skip: (0, 0),
+            times: 6,
+            expect: Expect::Exact,
+        },
+        Case {
+            name: "5xx burst",
+            fault: Fault::ServerError(503),
+            paths: members,
+            skip: (1, 1),
+            times: 3,
+            expect: Expect::Exact,
+        },
+        Case {
+            name: "connection reset mid-body",
+            fault: Fault::ConnectionReset,
+            paths: members,
+            skip: (0, 0),
+            times: 2,
+            expect: Expect::Exact,
+        },
+        Case {
+            name: "truncated JSON",
+            fault: Fault::TruncatedJson,
+            paths: members,
+            skip: (0, 0),
+            times: 2,
+            expect: Expect::Exact,
+        },
+        Case {
+            name: "malformed JSON",
+            fault: Fault::MalformedJson,
+            paths: members,
+            skip: (0, 0),
+            times: 2,
+            expect: Expect::Exact,
+        },
+        Case {
+            name: "slow responses past the timeout",
+            fault: Fault::Slow(TIMEOUT * 3),
+            paths: members,
+            skip: (0, 0),
+            times: 2,
+            expect: Expect::Exact,
+        },
+        Case {
+            name: "pages shifting during the read",
+            fault: Fault::ShiftPages,
+            paths: users,
+            skip: (4, 2),
+            times: 1,
+            expect: Expect::Exact,
+        },
+        Case {
+            name: "duplicate rows",
+            fault: Fault::DuplicateRows,
+            paths: members,
+            skip: (0, 0),
+            times: 3,
+            expect: Expect::Exact,
+        },
+        Case {
+            name: "5xx until retries run out",
+            fault: Fault::ServerError(500),
+            paths: members,
+            skip: (2, 2),
+            times: u32::MAX,
+            expect: Expect::Incomplete("missing"),
+        },
+        Case {
+            name: "body over the size cap",
+            fault: Fault::Oversized(BODY_CAP as usize * 4),
+            paths: members,
+            skip: (1, 1),
+            times: 1,
+            expect: Expect::Incomplete("larger than"),
+        },
+        Case {
+            name: "token revoked mid-sync (401)",
+            fault: Fault::Unauthorized,
+            paths: members,
+            skip: (2, 2),
+            times: u32::MAX,
+            expect: Expect::Incomplete("authentication failed"),
+        },
+        Case {
+            name: "team deleted mid-sync (404)",
+            fault: Fault::NotFound,
+            paths: members,
+            skip: (1, 1),
+            times: 1,
+            expect: Expect::Incomplete("not found"),
+        },
+    ]
+}
+
+fn retry() -> RetryPolicy {
+    RetryPolicy {
+        max_retries: 4,
+        jitter_seed: Some(3),
+        ..RetryPolicy::default()
+    }
+}
+
+struct Outcome {
+    summary: Summary,
+    verdict: String,
+}
+
+fn judge(case: &Case, summary: Summary, snap: &Snapshot, truth: &GroundTruth) -> Outcome {
+    let expected = Expected {
+        resources: &truth.resources,
+        entitlements: &truth.entitlements,
+        grants: &truth.grants,
+    };
+    let violations = check(snap, expected);
+    let verdict = match case.expect {
+        Expect::Exact => {
+            assert!(
+                violations.is_empty(),
+                "{}: expected an exact snapshot:\n  {}",
+                case.name,
+                violations.join("\n  ")
+            );
+            "complete, exact".to_owned()
+        }
+        Expect::Incomplete(needle) => {
+            assert!(!summary.complete, "{}: expected complete:false", case.name);
+            let said = summary.warnings.iter().find(|w| w.contains(needle));
+            assert!(
+                said.is_some(),
+                "{}: no warning contains {needle:?}: {:?}",
+                case.name,
+                summary.warnings
+            );
+            // What was written is still true: nothing outside the ground truth.
+            let extra: Vec<_> = violations
+                .iter()
+                .filter(|v| v.contains(" unexpected: ") || v.contains("twice"))
+                .collect();
+            assert!(
+                extra.is_empty(),
+                "{}: wrong data written: {extra:?}",
+                case.name
+            );
+            "`complete:false`, says what is missing".to_owned()
+        }
+    };
+    Outcome { summary, verdict }
+}
+
+async fn run_mattermost(case: &Case) -> Outcome {
+    let sim = MattermostSim::new(MmSpec::small());
+    let server = sim.spawn().await;
+    sim.faults()
+        .add(FaultRule::new(case.paths.0, case.fault.clone(), case.times).after(case.skip.0));
+    let before = sim.user_count();
+    let config = MattermostConfig::new(
+        server.base_url(),
+        SecretString::from(MattermostSim::ADMIN_TOKEN),
+    )
+    .per_page(10)
+    .retry(retry())
+    .timeout(TIMEOUT)
+    .max_body_bytes(BODY_CAP);
+    let connector = MattermostConnector::new(config).unwrap();
+    let mut sink = MemorySink::default();
+    let summary = SyncEngine::new(SyncOptions::default())
+        .run(&connector, &mut sink)
+        .await
+        .unwrap();
+    if case.fault == Fault::ShiftPages {
+        assert!(sim.user_count() > before, "the shift happened");
+        let first_pages = sim
+            .log()
+            .entries()
+            .iter()
+            .filter(|e| e.path == "/api/v4/users" && e.query.contains("page=0&"))
+            .count();
+        assert!(first_pages >= 2, "the shifted listing was read again");
+    }
+    judge(case, summary, &sink.snapshot(), &sim.ground_truth())
+}
+
+async fn run_rocketchat(case: &Case) -> Outcome {
+    let sim = RocketChatSim::new(RcSpec::small());
+    let server = sim.spawn().await;
+    sim.faults()
+        .add(FaultRule::new(case.paths.1, case.fault.clone(), case.times).after(case.skip.1));
+    let before = sim.ground_truth().resources.len();
+    let admin = sim.admin();
+    let config = RocketChatConfig::new(
+        server.base_url(),
+        admin.user_id,
+        SecretString::from(admin.token),
+    )
+    .count(10)
+    .retry(retry())
+    .timeout(TIMEOUT)
+    .max_body_bytes(BODY_CAP);
+    let connector = RocketChatConnector::new(config).unwrap();
+    let mut sink = MemorySink::default();
+    let summary = SyncEngine::new(SyncOptions::default())
+        .run(&connector, &mut sink)
+        .await
+        .unwrap();
+    if case.fault == Fault::ShiftPages {
+        assert!(
+            sim.ground_truth().resources.len() > before,
+            "the shift happened"
+        );
+        let first_pages = sim
+            .log()
+            .entries()
+            .iter()
+            .filter(|e| e.path.ends_with("users.list") && e.query.contains("offset=0&count=10"))
+            .count();
+        assert!(first_pages >= 2, "the shifted listing was read again");
+    }
+    judge(case, summary, &sink.snapshot(), &sim.ground_truth())
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_fault_ends_exact_or_honestly_incomplete() {
+    let mut table = vec![
+        "| fault | Mattermost outcome | requests | retries | Rocket.Chat outcome | requests | retries |".to_owned(),
+        "|---|---|---|---|---|---|---|".to_owned(),
+    ];
+    for case in cases() {
+        let mm = run_mattermost(&case).await;
+        let rc = run_rocketchat(&case).await;
+        table.push(format!(
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            case.name,
+            mm.verdict,
+            mm.summary.requests,
+            mm.summary.retries,
+            rc.verdict,
+            rc.summary.requests,
+            rc.summary.retries
+        ));
+    }
+    println!("{}", table.join("\n"));
+}
