@@ -1,1 +1,190 @@
-fn main() {}
+//! # roster
+//!
+//! The `roster` command line: `sync` and `validate` a Mattermost or
+//! Rocket.Chat platform, `demo` against in-process simulators, `diff` two
+//! snapshots and `report licenses` from one.
+//!
+//! ## Brief overview
+//!
+//! * [`cli`]: the clap definitions (flags, environment variables, help).
+//! * [`sync`]: connector construction, validation, the engine run into a
+//!   sink (stdout, [`roster_core::JsonlFile`] or [`sqlite::SqliteSink`]).
+//! * [`progress`]: the event tracker and indicatif display on stderr.
+//! * [`sqlite`]: the SQLite snapshot sink and reader.
+//! * [`load`], [`diff`], [`report`]: reading snapshots back and what is
+//!   computed from them.
+//! * [`demo`]: both simulators, synced end to end.
+//! * [`exit`]: exit codes and the `error:` / `hint:` report.
+//!
+//! stdout carries only data (snapshots, reports, diffs); everything for
+//! people (progress, summaries, errors) goes to stderr.
+
+mod cli;
+mod demo;
+mod diff;
+mod exit;
+mod load;
+mod progress;
+mod report;
+mod sqlite;
+mod sync;
+mod util;
+
+use std::io::{IsTerminal as _, Write as _};
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+use crate::cli::{Cli, Command, Report, SyncPlatform, TableFormat, TextJson, ValidatePlatform};
+use crate::sync::Target;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    // Do not wait for stray blocking tasks (e.g. a stdin read) at exit.
+    runtime.shutdown_background();
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => exit::report(&err),
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match (verbose, std::env::var("RUST_LOG")) {
+        (0, Err(_)) => return,
+        (0, Ok(_)) => EnvFilter::from_default_env(),
+        (1, _) => EnvFilter::new(
+            "warn,roster=debug,roster_core=debug,roster_mattermost=debug,roster_rocketchat=debug",
+        ),
+        _ => EnvFilter::new(
+            "info,roster=trace,roster_core=trace,roster_mattermost=trace,roster_rocketchat=trace",
+        ),
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(verbose > 1)
+        .try_init();
+}
+
+async fn run(cli: Cli) -> anyhow::Result<u8> {
+    let verbose = cli.verbose > 0;
+    match cli.command {
+        Command::Sync { platform } => match platform {
+            SyncPlatform::Mattermost { conn, out } => {
+                sync::sync(&Target::Mattermost(conn), &out, verbose).await
+            }
+            SyncPlatform::Rocketchat { conn, out } => {
+                sync::sync(&Target::RocketChat(conn), &out, verbose).await
+            }
+        },
+        Command::Validate { platform } => match platform {
+            ValidatePlatform::Mattermost { conn, format } => {
+                sync::validate(&Target::Mattermost(conn), format).await
+            }
+            ValidatePlatform::Rocketchat { conn, format } => {
+                sync::validate(&Target::RocketChat(conn), format).await
+            }
+        },
+        Command::Demo(args) => demo::demo(&args, verbose).await,
+        Command::Diff(args) => diff_cmd(&args),
+        Command::Report {
+            report: Report::Licenses(args),
+        } => licenses_cmd(&args),
+    }
+}
+
+fn diff_cmd(args: &cli::DiffArgs) -> anyhow::Result<u8> {
+    let old = load::load(&args.old)?;
+    let new = load::load(&args.new)?;
+    load::require_complete(&args.old, &old, args.allow_incomplete)?;
+    load::require_complete(&args.new, &new, args.allow_incomplete)?;
+    if let (Some(a), Some(b)) = (&old.header, &new.header)
+        && (a.connector != b.connector || a.source != b.source)
+    {
+        eprintln!(
+            "warning: comparing snapshots of different sources: {} {} vs {} {}",
+            a.connector, a.source, b.connector, b.source
+        );
+    }
+    let d = diff::Diff::new(&old, &new);
+    let code = if d.is_empty() {
+        exit::OK
+    } else {
+        exit::DIFFERENT
+    };
+    match write_diff(&d, &old, &new, args.format) {
+        // The reader went away (`roster diff … | head`): the answer stands.
+        Err(e) if exit::is_broken_pipe(&e) => Ok(code),
+        Err(e) => Err(e),
+        Ok(()) => Ok(code),
+    }
+}
+
+fn write_diff(
+    d: &diff::Diff<'_>,
+    old: &roster_core::Snapshot,
+    new: &roster_core::Snapshot,
+    format: TextJson,
+) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match format {
+        TextJson::Text => {
+            d.write_text(&mut out)?;
+            out.flush()?;
+            if d.is_empty() {
+                eprintln!("roster: the snapshots are equal");
+            } else {
+                eprintln!("roster: {}", d.tally());
+            }
+        }
+        TextJson::Json => {
+            serde_json::to_writer_pretty(&mut out, &d.to_json(old, new))?;
+            writeln!(out)?;
+            out.flush()?;
+        }
+    }
+    Ok(())
+}
+
+fn licenses_cmd(args: &cli::LicensesArgs) -> anyhow::Result<u8> {
+    let snap = load::load(&args.snapshot)?;
+    if !args.allow_incomplete {
+        load::require_complete(&args.snapshot, &snap, false).map_err(|e| {
+            match e.downcast::<exit::Failure>() {
+                Ok(f) => exit::Failure::usage(f.message)
+                    .hint("sync again, or pass --allow-incomplete (users may be missing)")
+                    .into(),
+                Err(e) => e,
+            }
+        })?;
+    }
+    let rep = report::LicenseReport::new(&snap, args.as_of, args.inactive_days);
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        TableFormat::Table => rep.write_table(&mut out)?,
+        TableFormat::Csv => {
+            rep.write_csv(&mut out)?;
+            eprintln!("roster: {}", rep.totals_line());
+        }
+        TableFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &rep)?;
+            writeln!(out)?;
+        }
+    }
+    out.flush()?;
+    Ok(exit::OK)
+}

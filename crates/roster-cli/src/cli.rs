@@ -1,0 +1,423 @@
+//! Command-line arguments (clap derive). Credentials can come from flags or
+//! the environment; they become [`SecretString`]s as they are parsed and
+//! their environment values are never shown in `--help`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use secrecy::SecretString;
+
+use crate::util::{RateLimitArg, parse_duration, parse_rate_limit, parse_secret};
+
+const ABOUT: &str = "Who has access to what in Mattermost and Rocket.Chat: read users, teams, \
+roles and memberships into a normalized snapshot (JSON Lines or SQLite), diff snapshots, and \
+report licence seats.";
+
+const MAIN_HELP: &str = "\
+Examples:
+  roster demo                                   # try it: two simulated servers, no set-up
+  BATON_BASE_URL=https://chat.example.com BATON_API_TOKEN=… \\
+    roster sync mattermost --out today.jsonl
+  roster validate rocketchat --base-url https://rc.example.com --user-id … --auth-token …
+  roster diff yesterday.jsonl today.jsonl
+  roster report licenses today.sqlite --format csv > seats.csv
+
+Exit codes:
+  0  success (diff: snapshots are equal)
+  1  diff: the snapshots differ
+  2  usage or input error (bad arguments, unreadable snapshot, cannot write the output)
+  3  authentication failed or a permission is missing
+  4  connection, TLS, timeout or server failure
+  5  incomplete sync: the snapshot was written with \"complete\": false";
+
+/// The `roster` command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "roster",
+    version,
+    about = ABOUT,
+    after_help = MAIN_HELP,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Log what happens to stderr (-v debug, -vv trace; RUST_LOG also works).
+    /// Turns the progress display off. Tokens are never logged.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read who has access to what and write a snapshot (JSON Lines to stdout by default).
+    #[command(after_help = SYNC_HELP)]
+    Sync {
+        /// The platform.
+        #[command(subcommand)]
+        platform: SyncPlatform,
+    },
+    /// Check connectivity, credentials and permissions, and estimate how long a sync takes.
+    #[command(after_help = VALIDATE_HELP)]
+    Validate {
+        /// The platform.
+        #[command(subcommand)]
+        platform: ValidatePlatform,
+    },
+    /// Run both simulators in this process and sync them: the quickest way to see roster work.
+    #[command(after_help = DEMO_HELP)]
+    Demo(DemoArgs),
+    /// Compare two snapshots: resources, entitlements and grants added, removed or changed.
+    #[command(after_help = DIFF_HELP)]
+    Diff(DiffArgs),
+    /// Reports computed from a snapshot.
+    Report {
+        /// The report.
+        #[command(subcommand)]
+        report: Report,
+    },
+}
+
+const SYNC_HELP: &str = concat!(
+    "Examples:\n",
+    "  roster sync mattermost --base-url https://chat.example.com --out snap.jsonl\n",
+    "  roster sync rocketchat --out snap.sqlite --rate-limit 30/60s\n",
+    "  roster sync mattermost | jq -c 'select(.kind == \"grant\")'\n",
+    "\n",
+    "The snapshot is written to PATH.partial and renamed when the sync ends, so PATH always holds a\n",
+    "finished sync. Its summary says \"complete\": false (exit 5) when anything could not be read.\n",
+    "Ctrl-C stops early and still writes the snapshot, marked incomplete. Credentials may come\n",
+    "from the environment variables shown above; their values are never printed.\n",
+    "\n",
+    "Exit codes: 0 complete, 2 usage, 3 auth/permission, 4 connection/TLS/server, 5 incomplete."
+);
+
+const VALIDATE_HELP: &str = concat!(
+    "Prints every check (reachable, authenticated, each permission the sync needs and why), whether\n",
+    "the token is rate limited, and a plan: requests per endpoint and the estimated duration.\n",
+    "\n",
+    "Examples:\n",
+    "  roster validate mattermost --base-url https://chat.example.com\n",
+    "  roster validate rocketchat --format json | jq .plan\n",
+    "\n",
+    "Exit codes: 0 a complete sync is possible, 2 usage, 3 auth/permission missing, 4 connection/TLS/server."
+);
+
+const DEMO_HELP: &str = concat!(
+    "Starts simulated Mattermost and Rocket.Chat servers on 127.0.0.1 inside this process (no network,\n",
+    "no set-up), syncs both with live progress, writes mattermost.jsonl, rocketchat.jsonl,\n",
+    "mattermost.sqlite and rocketchat.sqlite into DIR, and prints a summary per platform. The\n",
+    "simulated Rocket.Chat rate-limit window is shortened to 1 s so the demo is quick.\n",
+    "\n",
+    "Examples:\n",
+    "  roster demo\n",
+    "  roster demo --dir /tmp/roster --size medium"
+);
+
+const DIFF_HELP: &str = concat!(
+    "OLD and NEW are JSON Lines or SQLite snapshots (told apart by content). Activity timestamps\n",
+    "(last login, last activity) are not compared. Incomplete snapshots are refused unless\n",
+    "--allow-incomplete: a grant missing from an incomplete snapshot is not a revoked grant.\n",
+    "\n",
+    "Examples:\n",
+    "  roster diff monday.jsonl tuesday.sqlite\n",
+    "  roster diff old.jsonl new.jsonl --format json | jq '.grants.added'\n",
+    "\n",
+    "Exit codes: 0 equal, 1 different, 2 usage or unreadable/incomplete snapshot."
+);
+
+const LICENSES_HELP: &str = concat!(
+    "Status: deactivated = disabled account; active = enabled with activity or a login within\n",
+    "--inactive-days (default 30) before --as-of (default: when the snapshot was taken); inactive =\n",
+    "enabled but no activity or login in that window, or never. Roles are Mattermost system roles or\n",
+    "Rocket.Chat roles. Totals: active seats = enabled human accounts (active + inactive);\n",
+    "deactivated = disabled humans; bots = service accounts. With --format csv the totals go to stderr.\n",
+    "\n",
+    "Examples:\n",
+    "  roster report licenses snap.sqlite\n",
+    "  roster report licenses snap.jsonl --format csv > seats.csv\n",
+    "  roster report licenses snap.jsonl --as-of 2025-06-30 --inactive-days 90 --format json"
+);
+
+/// `roster sync <platform>`.
+#[derive(Debug, Subcommand)]
+pub enum SyncPlatform {
+    /// Sync a Mattermost server (System Admin token).
+    #[command(after_help = SYNC_HELP)]
+    Mattermost {
+        /// Connection.
+        #[command(flatten)]
+        conn: MattermostArgs,
+        /// Output.
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Sync a Rocket.Chat workspace.
+    #[command(after_help = SYNC_HELP)]
+    Rocketchat {
+        /// Connection.
+        #[command(flatten)]
+        conn: RocketChatArgs,
+        /// Output.
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+}
+
+/// `roster validate <platform>`.
+#[derive(Debug, Subcommand)]
+pub enum ValidatePlatform {
+    /// Validate access to a Mattermost server.
+    #[command(after_help = VALIDATE_HELP)]
+    Mattermost {
+        /// Connection.
+        #[command(flatten)]
+        conn: MattermostArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = TextJson::Text)]
+        format: TextJson,
+    },
+    /// Validate access to a Rocket.Chat workspace.
+    #[command(after_help = VALIDATE_HELP)]
+    Rocketchat {
+        /// Connection.
+        #[command(flatten)]
+        conn: RocketChatArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = TextJson::Text)]
+        format: TextJson,
+    },
+}
+
+/// HTTP settings shared by every platform.
+#[derive(Debug, Clone, Args)]
+pub struct HttpArgs {
+    /// Allow a plain http:// base URL on a non-loopback host (credentials travel unencrypted).
+    #[arg(long)]
+    pub insecure_http: bool,
+
+    /// Timeout of each request, e.g. 30s or 2m [default: 30s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+}
+
+/// Mattermost connection flags.
+#[derive(Debug, Clone, Args)]
+pub struct MattermostArgs {
+    /// The Mattermost Site URL, e.g. https://chat.example.com.
+    #[arg(long, env = "BATON_BASE_URL", value_name = "URL")]
+    pub base_url: String,
+
+    /// A personal access token or bot token of a System Admin.
+    #[arg(
+        long,
+        env = "BATON_API_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN",
+        value_parser = parse_secret
+    )]
+    pub api_token: SecretString,
+
+    /// Client-side quota per endpoint, CALLS/DURATION (e.g. 10/1s) or off [default: off; the
+    /// server's X-RateLimit headers always pace].
+    #[arg(long, value_name = "CALLS/DURATION", value_parser = parse_rate_limit)]
+    pub rate_limit: Option<RateLimitArg>,
+
+    /// Skip last-login and last-activity enrichment (fewer requests; those columns stay empty).
+    #[arg(long)]
+    pub no_enrich: bool,
+
+    /// HTTP settings.
+    #[command(flatten)]
+    pub http: HttpArgs,
+}
+
+/// Rocket.Chat connection flags.
+#[derive(Debug, Clone, Args)]
+pub struct RocketChatArgs {
+    /// The workspace URL, e.g. https://rc.example.com.
+    #[arg(long, env = "BATON_ROCKETCHAT_BASE_URL", value_name = "URL")]
+    pub base_url: String,
+
+    /// The API user's id (X-User-Id).
+    #[arg(
+        long,
+        env = "BATON_ROCKETCHAT_USER_ID",
+        hide_env_values = true,
+        value_name = "ID",
+        value_parser = parse_secret
+    )]
+    pub user_id: SecretString,
+
+    /// The API user's personal access token (X-Auth-Token).
+    #[arg(
+        long,
+        env = "BATON_ROCKETCHAT_AUTH_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN",
+        value_parser = parse_secret
+    )]
+    pub auth_token: SecretString,
+
+    /// Client-side quota per endpoint, CALLS/DURATION (10/60s, 30/60s, 10/1s) or off (for a
+    /// token holding api-bypass-rate-limit). Match the server's API_Default_Count settings.
+    #[arg(
+        long,
+        value_name = "CALLS/DURATION",
+        default_value = "10/60s",
+        value_parser = parse_rate_limit
+    )]
+    pub rate_limit: RateLimitArg,
+
+    /// Read each listing in one request (count=0); needs API_Allow_Infinite_Count on the server.
+    #[arg(long)]
+    pub infinite_count: bool,
+
+    /// HTTP settings.
+    #[command(flatten)]
+    pub http: HttpArgs,
+}
+
+/// Where and how a sync writes.
+#[derive(Debug, Clone, Args)]
+pub struct OutputArgs {
+    /// Write the snapshot to PATH instead of stdout.
+    #[arg(short, long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+
+    /// Snapshot format [default: from the --out extension: .db/.sqlite/.sqlite3 → sqlite, else jsonl].
+    #[arg(long, value_enum)]
+    pub format: Option<SnapshotFormat>,
+
+    /// Resources whose grants are read at the same time.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+
+    /// Do not draw progress bars on stderr (they are only drawn when stderr is a terminal).
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// Snapshot formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SnapshotFormat {
+    /// JSON Lines (`roster-snapshot/1`).
+    Jsonl,
+    /// SQLite database with tables meta, resources, entitlements, grants.
+    Sqlite,
+}
+
+/// Text or JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TextJson {
+    /// For people.
+    Text,
+    /// For tools.
+    Json,
+}
+
+/// Demo sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DemoSize {
+    /// About 25 users and 5 teams per platform (a few seconds).
+    Small,
+    /// About 500 users and 40 teams per platform.
+    Medium,
+    /// About 5,000 users and 200 teams per platform.
+    Large,
+}
+
+/// `roster demo`.
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Where to write the snapshots.
+    #[arg(long, value_name = "DIR", default_value = "roster-demo")]
+    pub dir: PathBuf,
+
+    /// How big the simulated organisations are.
+    #[arg(long, value_enum, default_value_t = DemoSize::Small)]
+    pub size: DemoSize,
+
+    /// Do not draw progress bars.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// `roster diff`.
+#[derive(Debug, Clone, Args)]
+pub struct DiffArgs {
+    /// The earlier snapshot (JSON Lines or SQLite; `-` for stdin).
+    #[arg(value_name = "OLD")]
+    pub old: PathBuf,
+
+    /// The later snapshot.
+    #[arg(value_name = "NEW")]
+    pub new: PathBuf,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TextJson::Text)]
+    pub format: TextJson,
+
+    /// Compare snapshots even when one is incomplete (no summary or "complete": false).
+    #[arg(long)]
+    pub allow_incomplete: bool,
+}
+
+/// `roster report …`.
+#[derive(Debug, Subcommand)]
+pub enum Report {
+    /// One row per user account for licence seat counting, with totals.
+    #[command(after_help = LICENSES_HELP)]
+    Licenses(LicensesArgs),
+}
+
+/// `roster report licenses`.
+#[derive(Debug, Clone, Args)]
+pub struct LicensesArgs {
+    /// The snapshot (JSON Lines or SQLite; `-` for stdin).
+    #[arg(value_name = "SNAPSHOT")]
+    pub snapshot: PathBuf,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+    pub format: TableFormat,
+
+    /// Days without activity or login after which an enabled user counts as inactive.
+    #[arg(long, value_name = "DAYS", default_value_t = 30)]
+    pub inactive_days: u64,
+
+    /// Reference time for "inactive" (2025-06-30 or RFC 3339) [default: when the snapshot was taken].
+    #[arg(long, value_name = "DATE", value_parser = crate::report::parse_as_of)]
+    pub as_of: Option<roster_core::Timestamp>,
+
+    /// Report an incomplete snapshot anyway (rows may be missing).
+    #[arg(long)]
+    pub allow_incomplete: bool,
+}
+
+/// Report formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TableFormat {
+    /// Aligned columns and totals.
+    Table,
+    /// RFC 4180 CSV (totals on stderr).
+    Csv,
+    /// One JSON document with users and totals.
+    Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

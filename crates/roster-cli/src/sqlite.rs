@@ -1,0 +1,614 @@
+//! SQLite snapshots: a [`Sink`] writing the same records as the JSONL sinks
+//! into tables `meta`, `resources`, `entitlements` and `grants`, and a reader
+//! that loads such a file back into a [`Snapshot`].
+//!
+//! The file is written in one transaction to `<path>.partial` and renamed to
+//! `<path>` by `finish`, so a finished-looking database is always a finished
+//! sync (whose `meta.complete` may still say `false`). The schema is
+//! documented in `docs/snapshot-format.md` ("SQLite snapshot").
+
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use roster_core::sink::partial_path;
+use roster_core::{
+    AccountType, Counts, Entitlement, EntitlementId, Grant, Header, Profile, Purpose, Record,
+    Resource, ResourceRef, ResourceType, Sink, Snapshot, Summary, Timestamp, UserStatus,
+    UserTraits,
+};
+use rusqlite::{Connection, OpenFlags, params};
+
+/// Version of the table layout, stored as `meta.sqlite_schema`.
+pub const SCHEMA_VERSION: &str = "1";
+
+const SCHEMA: &str = "
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT
+);
+CREATE TABLE resources (
+    type             TEXT NOT NULL,
+    id               TEXT NOT NULL,
+    display_name     TEXT NOT NULL,
+    parent_type      TEXT,
+    parent_id        TEXT,
+    login            TEXT,
+    emails           TEXT,
+    status           TEXT,
+    account_type     TEXT,
+    created_at       TEXT,
+    last_login_at    TEXT,
+    last_activity_at TEXT,
+    profile          TEXT NOT NULL,
+    PRIMARY KEY (type, id)
+);
+CREATE TABLE entitlements (
+    id            TEXT PRIMARY KEY,
+    resource_type TEXT NOT NULL,
+    resource_id   TEXT NOT NULL,
+    slug          TEXT NOT NULL,
+    purpose       TEXT NOT NULL,
+    grantable_to  TEXT NOT NULL
+);
+CREATE TABLE grants (
+    entitlement    TEXT NOT NULL,
+    principal_type TEXT NOT NULL,
+    principal_id   TEXT NOT NULL,
+    PRIMARY KEY (entitlement, principal_type, principal_id)
+);
+";
+
+/// Created at `finish`, after the bulk inserts (faster than maintaining them).
+const INDEXES: &str = "
+CREATE INDEX grants_by_principal ON grants (principal_type, principal_id, entitlement);
+CREATE INDEX entitlements_by_resource ON entitlements (resource_type, resource_id, slug);
+CREATE INDEX users_by_login ON resources (login) WHERE type = 'user';
+";
+
+fn sql_err(e: rusqlite::Error) -> io::Error {
+    io::Error::other(format!("SQLite: {e}"))
+}
+
+fn json_err(e: serde_json::Error) -> io::Error {
+    io::Error::other(e)
+}
+
+/// Writes a snapshot into a SQLite database.
+pub struct SqliteSink {
+    conn: Option<Connection>,
+    path: PathBuf,
+    partial: PathBuf,
+    duplicates: u64,
+}
+
+impl std::fmt::Debug for SqliteSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteSink")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteSink {
+    /// Creates `<path>.partial` (replacing a stale one) with the schema and
+    /// opens the transaction.
+    pub fn create(path: impl AsRef<Path>) -> io::Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let partial = partial_path(&path);
+        match std::fs::remove_file(&partial) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let conn = Connection::open(&partial).map_err(sql_err)?;
+        let sink = Self {
+            conn: Some(conn),
+            path,
+            partial,
+            duplicates: 0,
+        };
+        sink.conn()?
+            .execute_batch(
+                "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA foreign_keys = OFF;",
+            )
+            .map_err(sql_err)?;
+        sink.conn()?.execute_batch(SCHEMA).map_err(sql_err)?;
+        sink.conn()?.execute_batch("BEGIN").map_err(sql_err)?;
+        Ok(sink)
+    }
+
+    fn conn(&self) -> io::Result<&Connection> {
+        self.conn
+            .as_ref()
+            .ok_or_else(|| io::Error::other("the SQLite snapshot is already finished"))
+    }
+
+    fn meta(&self, key: &str, value: &str) -> io::Result<()> {
+        self.conn()?
+            .prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")
+            .and_then(|mut s| s.execute(params![key, value]))
+            .map_err(sql_err)?;
+        Ok(())
+    }
+
+    fn insert(&mut self, record: &Record) -> io::Result<()> {
+        let conn = self.conn()?;
+        match record {
+            Record::Resource(r) => {
+                let u = r.user.as_ref();
+                let ts = |t: Option<Timestamp>| t.map(|t| t.to_string());
+                let emails = u
+                    .map(|u| serde_json::to_string(&u.emails))
+                    .transpose()
+                    .map_err(json_err)?;
+                conn.prepare_cached(
+                    "INSERT INTO resources (type, id, display_name, parent_type, parent_id, login, emails, status, account_type, created_at, last_login_at, last_activity_at, profile)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        r.resource_type.as_str(),
+                        r.id.as_str(),
+                        r.display_name,
+                        r.parent.as_ref().map(|p| p.resource_type.as_str()),
+                        r.parent.as_ref().map(|p| p.id.as_str()),
+                        u.map(|u| u.login.as_str()),
+                        emails,
+                        u.map(|u| status_str(u.status)),
+                        u.map(|u| account_str(u.account_type)),
+                        ts(u.and_then(|u| u.created_at)),
+                        ts(u.and_then(|u| u.last_login_at)),
+                        ts(u.and_then(|u| u.last_activity_at)),
+                        serde_json::to_string(&r.profile).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
+                    ])
+                })
+                .map_err(sql_err)?;
+            }
+            Record::Entitlement(e) => {
+                let grantable: Vec<&str> = e.grantable_to.iter().map(|t| t.as_str()).collect();
+                conn.prepare_cached(
+                    "INSERT INTO entitlements (id, resource_type, resource_id, slug, purpose, grantable_to) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        e.id.to_string(),
+                        e.resource.resource_type.as_str(),
+                        e.resource.id.as_str(),
+                        e.slug,
+                        purpose_str(e.purpose),
+                        serde_json::to_string(&grantable).unwrap_or_else(|_| "[]".into()),
+                    ])
+                })
+                .map_err(sql_err)?;
+            }
+            Record::Grant(g) => {
+                let changed = conn
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO grants (entitlement, principal_type, principal_id) VALUES (?1, ?2, ?3)",
+                    )
+                    .and_then(|mut s| {
+                        s.execute(params![
+                            g.entitlement.to_string(),
+                            g.principal.resource_type.as_str(),
+                            g.principal.id.as_str(),
+                        ])
+                    })
+                    .map_err(sql_err)?;
+                if changed == 0 {
+                    self.duplicates += 1;
+                    tracing::warn!(grant = %g.entitlement, principal = %g.principal, "Duplicate grant ignored.");
+                }
+            }
+            Record::Header(_) | Record::Summary(_) => {}
+        }
+        Ok(())
+    }
+
+    fn write_summary(&mut self, summary: &Summary) -> io::Result<()> {
+        self.meta("complete", if summary.complete { "true" } else { "false" })?;
+        self.meta("finished_at", &summary.finished_at.to_string())?;
+        self.meta("count_resource", &summary.counts.resource.to_string())?;
+        self.meta("count_entitlement", &summary.counts.entitlement.to_string())?;
+        self.meta("count_grant", &summary.counts.grant.to_string())?;
+        self.meta("requests", &summary.requests.to_string())?;
+        self.meta("retries", &summary.retries.to_string())?;
+        self.meta("rate_limited", &summary.rate_limited.to_string())?;
+        self.meta(
+            "warnings",
+            &serde_json::to_string(&summary.warnings).map_err(json_err)?,
+        )?;
+        self.meta(
+            "requests_by_endpoint",
+            &serde_json::to_string(&summary.requests_by_endpoint).map_err(json_err)?,
+        )?;
+        self.meta(
+            "rate_limit_wait_ms",
+            &summary.rate_limit_wait_ms.to_string(),
+        )?;
+        self.meta("elapsed_ms", &summary.elapsed_ms.to_string())?;
+        self.conn()?.execute_batch(INDEXES).map_err(sql_err)?;
+        self.conn()?.execute_batch("COMMIT").map_err(sql_err)?;
+        let conn = self
+            .conn
+            .take()
+            .ok_or_else(|| io::Error::other("the SQLite snapshot is already finished"))?;
+        conn.close().map_err(|(_, e)| sql_err(e))?;
+        std::fs::File::open(&self.partial)?.sync_all()?;
+        std::fs::rename(&self.partial, &self.path)
+    }
+}
+
+impl Sink for SqliteSink {
+    type Error = io::Error;
+
+    async fn begin(&mut self, header: &Header) -> io::Result<()> {
+        self.meta("sqlite_schema", SCHEMA_VERSION)?;
+        self.meta("format", &header.format)?;
+        self.meta("connector", &header.connector)?;
+        self.meta("source", &header.source)?;
+        self.meta("started_at", &header.started_at.to_string())
+    }
+
+    async fn write(&mut self, record: &Record) -> io::Result<()> {
+        self.insert(record)
+    }
+
+    async fn finish(&mut self, summary: &Summary) -> io::Result<()> {
+        if self.duplicates > 0 {
+            tracing::warn!(
+                duplicates = self.duplicates,
+                "The sync sent duplicate grants; each was stored once."
+            );
+        }
+        self.write_summary(summary)
+    }
+}
+
+impl Drop for SqliteSink {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            drop(conn);
+            let _ = std::fs::remove_file(&self.partial);
+        }
+    }
+}
+
+fn status_str(s: UserStatus) -> &'static str {
+    match s {
+        UserStatus::Enabled => "enabled",
+        UserStatus::Disabled => "disabled",
+    }
+}
+
+fn account_str(a: AccountType) -> &'static str {
+    match a {
+        AccountType::Human => "human",
+        AccountType::Service => "service",
+    }
+}
+
+fn purpose_str(p: Purpose) -> &'static str {
+    match p {
+        Purpose::Assignment => "assignment",
+        Purpose::Permission => "permission",
+    }
+}
+
+/// Whether `bytes` start like a SQLite database file.
+pub fn looks_like_sqlite(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"SQLite format 3\0")
+}
+
+/// Reads a SQLite snapshot back. A database without `meta.complete` (never
+/// finished) reads as a snapshot without summary.
+pub fn read(path: &Path) -> anyhow::Result<Snapshot> {
+    use anyhow::Context as _;
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .with_context(|| format!("cannot open `{}` as SQLite", path.display()))?;
+    let ctx = || format!("`{}` is not a roster SQLite snapshot", path.display());
+    read_conn(&conn).with_context(ctx)
+}
+
+fn read_conn(conn: &Connection) -> anyhow::Result<Snapshot> {
+    use anyhow::{Context as _, anyhow, bail};
+    let mut meta: HashMap<String, String> = HashMap::new();
+    {
+        let mut stmt = conn.prepare("SELECT key, value FROM meta")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+        })?;
+        for row in rows {
+            let (k, v) = row?;
+            meta.insert(k, v.unwrap_or_default());
+        }
+    }
+    let get = |k: &str| {
+        meta.get(k)
+            .cloned()
+            .ok_or_else(|| anyhow!("meta has no `{k}`"))
+    };
+    let ts = |k: &str| -> anyhow::Result<Timestamp> {
+        let v = get(k)?;
+        Timestamp::parse_rfc3339(&v).ok_or_else(|| anyhow!("meta `{k}` is not RFC 3339: `{v}`"))
+    };
+    let format = get("format")?;
+    if format != roster_core::snapshot::FORMAT {
+        bail!(
+            "format `{format}` is not `{}`",
+            roster_core::snapshot::FORMAT
+        );
+    }
+    let header = Header {
+        format,
+        connector: get("connector")?,
+        source: get("source")?,
+        started_at: ts("started_at")?,
+    };
+
+    let mut snap = Snapshot {
+        header: Some(header),
+        ..Snapshot::default()
+    };
+
+    let mut stmt = conn.prepare(
+        "SELECT type, id, display_name, parent_type, parent_id, login, emails, status, account_type, created_at, last_login_at, last_activity_at, profile FROM resources ORDER BY rowid",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let rtype: String = row.get(0)?;
+        let id: String = row.get(1)?;
+        let resource_type: ResourceType =
+            rtype.parse().map_err(|e| anyhow!("resource `{id}`: {e}"))?;
+        let parent = match (
+            row.get::<_, Option<String>>(3)?,
+            row.get::<_, Option<String>>(4)?,
+        ) {
+            (Some(t), Some(pid)) => Some(ResourceRef::new(
+                t.parse()
+                    .map_err(|e| anyhow!("resource `{id}` parent: {e}"))?,
+                pid,
+            )),
+            _ => None,
+        };
+        let opt_ts = |i: usize| -> anyhow::Result<Option<Timestamp>> {
+            match row.get::<_, Option<String>>(i)? {
+                None => Ok(None),
+                Some(s) => Timestamp::parse_rfc3339(&s)
+                    .map(Some)
+                    .ok_or_else(|| anyhow!("resource `{id}`: bad timestamp `{s}`")),
+            }
+        };
+        let user = match row.get::<_, Option<String>>(7)? {
+            Some(status) => Some(UserTraits {
+                login: row.get::<_, Option<String>>(5)?.unwrap_or_default(),
+                emails: match row.get::<_, Option<String>>(6)? {
+                    Some(e) => serde_json::from_str(&e)
+                        .with_context(|| format!("resource `{id}`: emails"))?,
+                    None => Vec::new(),
+                },
+                status: match status.as_str() {
+                    "enabled" => UserStatus::Enabled,
+                    "disabled" => UserStatus::Disabled,
+                    other => bail!("resource `{id}`: unknown status `{other}`"),
+                },
+                account_type: match row.get::<_, Option<String>>(8)?.as_deref() {
+                    Some("service") => AccountType::Service,
+                    _ => AccountType::Human,
+                },
+                created_at: opt_ts(9)?,
+                last_login_at: opt_ts(10)?,
+                last_activity_at: opt_ts(11)?,
+            }),
+            None => None,
+        };
+        let profile: Profile = serde_json::from_str(&row.get::<_, String>(12)?)
+            .with_context(|| format!("resource `{id}`: profile"))?;
+        snap.resources.push(Resource {
+            resource_type,
+            id: id.into(),
+            display_name: row.get(2)?,
+            parent,
+            user,
+            profile,
+        });
+    }
+    drop(rows);
+    drop(stmt);
+
+    let mut stmt = conn.prepare(
+        "SELECT id, resource_type, resource_id, slug, purpose, grantable_to FROM entitlements ORDER BY rowid",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let id: String = row.get(0)?;
+        let eid: EntitlementId = id.parse().map_err(|e| anyhow!("{e}"))?;
+        let rtype: String = row.get(1)?;
+        let grantable: Vec<String> = serde_json::from_str(&row.get::<_, String>(5)?)
+            .with_context(|| format!("entitlement `{id}`: grantable_to"))?;
+        snap.entitlements.push(Entitlement {
+            id: eid,
+            resource: ResourceRef::new(
+                rtype
+                    .parse()
+                    .map_err(|e| anyhow!("entitlement `{id}`: {e}"))?,
+                row.get::<_, String>(2)?,
+            ),
+            slug: row.get(3)?,
+            purpose: match row.get::<_, String>(4)?.as_str() {
+                "permission" => Purpose::Permission,
+                _ => Purpose::Assignment,
+            },
+            grantable_to: grantable
+                .iter()
+                .map(|t| t.parse().map_err(|e| anyhow!("entitlement `{id}`: {e}")))
+                .collect::<anyhow::Result<_>>()?,
+        });
+    }
+    drop(rows);
+    drop(stmt);
+
+    let mut stmt = conn
+        .prepare("SELECT entitlement, principal_type, principal_id FROM grants ORDER BY rowid")?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let ent: String = row.get(0)?;
+        let ptype: String = row.get(1)?;
+        snap.grants.push(Grant::new(
+            ent.parse().map_err(|e| anyhow!("{e}"))?,
+            ResourceRef::new(
+                ptype.parse().map_err(|e| anyhow!("grant `{ent}`: {e}"))?,
+                row.get::<_, String>(2)?,
+            ),
+        ));
+    }
+    drop(rows);
+    drop(stmt);
+
+    if let Some(complete) = meta.get("complete") {
+        let num = |k: &str| -> anyhow::Result<u64> {
+            get(k)?
+                .parse()
+                .with_context(|| format!("meta `{k}` is not a number"))
+        };
+        let opt_num = |k: &str| meta.get(k).and_then(|v| v.parse().ok()).unwrap_or(0);
+        snap.summary = Some(Summary {
+            complete: complete == "true",
+            finished_at: ts("finished_at")?,
+            counts: Counts {
+                resource: num("count_resource")?,
+                entitlement: num("count_entitlement")?,
+                grant: num("count_grant")?,
+            },
+            requests: num("requests")?,
+            retries: num("retries")?,
+            rate_limited: num("rate_limited")?,
+            warnings: serde_json::from_str(&get("warnings")?).context("meta `warnings`")?,
+            requests_by_endpoint: meta
+                .get("requests_by_endpoint")
+                .and_then(|v| serde_json::from_str(v).ok())
+                .unwrap_or_default(),
+            rate_limit_wait_ms: opt_num("rate_limit_wait_ms"),
+            elapsed_ms: opt_num("elapsed_ms"),
+        });
+    }
+    Ok(snap)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use roster_core::{Counts, Purpose};
+
+    fn sample() -> Vec<Record> {
+        let user = Resource::new(ResourceType::User, "u1", "Ada Lovelace")
+            .with_user(UserTraits {
+                login: "ada".into(),
+                emails: vec!["ada@example.com".into()],
+                status: UserStatus::Enabled,
+                account_type: AccountType::Human,
+                created_at: Timestamp::from_unix_millis(1_704_164_645_123),
+                last_login_at: None,
+                last_activity_at: Timestamp::from_unix_millis(1_704_164_645_000),
+            })
+            .with_profile("system_roles", serde_json::json!(["system_user"]))
+            .with_profile("position", "Engineer");
+        let team =
+            Resource::new(ResourceType::Team, "t1", "Engineering").with_profile("archived", false);
+        let ent = Entitlement::new(team.reference(), "admin", Purpose::Permission);
+        let grant = Grant::new(ent.id.clone(), ResourceRef::user("u1"));
+        vec![
+            Record::Resource(user),
+            Record::Resource(team),
+            Record::Entitlement(ent),
+            Record::Grant(grant.clone()),
+            Record::Grant(grant),
+        ]
+    }
+
+    fn summary(complete: bool) -> Summary {
+        Summary {
+            complete,
+            finished_at: Timestamp::now(),
+            counts: Counts {
+                resource: 2,
+                entitlement: 1,
+                grant: 1,
+            },
+            requests: 7,
+            retries: 1,
+            rate_limited: 0,
+            warnings: if complete {
+                vec![]
+            } else {
+                vec!["lost".into()]
+            },
+            requests_by_endpoint: [("GET /x".to_owned(), 7)].into_iter().collect(),
+            rate_limit_wait_ms: 12,
+            elapsed_ms: 34,
+        }
+    }
+
+    #[tokio::test]
+    async fn round_trips_through_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("snap.sqlite");
+        let header = Header::new("mattermost", "https://chat.example.com");
+        let mut sink = SqliteSink::create(&path).unwrap();
+        sink.begin(&header).await.unwrap();
+        for r in sample() {
+            sink.write(&r).await.unwrap();
+        }
+        assert!(!path.exists(), "only the partial file exists before finish");
+        let s = summary(false);
+        sink.finish(&s).await.unwrap();
+        drop(sink);
+        assert!(path.exists());
+        assert!(!partial_path(&path).exists());
+
+        let snap = read(&path).unwrap();
+        let mut expected = Snapshot::default();
+        expected.push(Record::Header(header)).unwrap();
+        for r in sample().into_iter().take(4) {
+            expected.push(r).unwrap();
+        }
+        expected.push(Record::Summary(s)).unwrap();
+        assert_eq!(snap, expected);
+        assert!(!snap.is_complete());
+
+        let conn = Connection::open(&path).unwrap();
+        let admins: Vec<String> = conn
+            .prepare("SELECT r.login FROM grants g JOIN resources r ON r.type = g.principal_type AND r.id = g.principal_id WHERE g.entitlement = 'team:t1:admin'")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(admins, ["ada"]);
+        let plan: String = conn
+            .query_row(
+                "EXPLAIN QUERY PLAN SELECT entitlement FROM grants WHERE principal_type = 'user' AND principal_id = 'u1'",
+                [],
+                |r| r.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("grants_by_principal"), "{plan}");
+    }
+
+    #[tokio::test]
+    async fn abandoned_sink_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("snap.db");
+        {
+            let mut sink = SqliteSink::create(&path).unwrap();
+            sink.begin(&Header::new("rocketchat", "https://x"))
+                .await
+                .unwrap();
+        }
+        assert!(!path.exists());
+        assert!(!partial_path(&path).exists());
+    }
+}

@@ -1,0 +1,171 @@
+//! Small parsers and formatters shared by the commands: durations
+//! (`30s`, `2m`, `1h30m`), rate limits (`10/60s`, `off`), secrets, numbers.
+
+use std::time::Duration;
+
+use roster_core::RateLimit;
+use secrecy::SecretString;
+
+/// Parses `30s`, `2m`, `1h30m`, `500ms` or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let s = text.trim();
+    if s.is_empty() {
+        return Err("empty duration (expected e.g. `30s`, `2m`, `1h`)".into());
+    }
+    if let Ok(secs) = s.parse::<f64>() {
+        return secs_to_duration(secs, text);
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let split = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(|| {
+                format!("`{text}`: missing unit after the number (use ms, s, m or h)")
+            })?;
+        let (num, tail) = rest.split_at(split);
+        let unit_len = tail
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(tail.len());
+        let (unit, next) = tail.split_at(unit_len);
+        let value: f64 = if num.is_empty() {
+            // `s` alone means one second (as in `10/s`).
+            1.0
+        } else {
+            num.parse()
+                .map_err(|_| format!("`{text}`: `{num}` is not a number"))?
+        };
+        let secs = match unit.trim() {
+            "ms" => value / 1000.0,
+            "s" | "sec" | "secs" => value,
+            "m" | "min" | "mins" => value * 60.0,
+            "h" | "hr" | "hrs" => value * 3600.0,
+            "d" => value * 86_400.0,
+            other => {
+                return Err(format!(
+                    "`{text}`: unknown unit `{other}` (use ms, s, m, h or d)"
+                ));
+            }
+        };
+        total += secs_to_duration(secs, text)?;
+        rest = next;
+    }
+    Ok(total)
+}
+
+fn secs_to_duration(secs: f64, text: &str) -> Result<Duration, String> {
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(format!("`{text}` is not a valid duration"));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("`{text}` is too long"))
+}
+
+/// A `--rate-limit` value: `CALLS/DURATION` or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitArg(pub Option<RateLimit>);
+
+impl RateLimitArg {
+    /// The rate limit, `None` when `off`.
+    pub fn get(self) -> Option<RateLimit> {
+        self.0
+    }
+}
+
+/// Parses `10/60s`, `30/1m`, `10/s` or `off`.
+pub fn parse_rate_limit(text: &str) -> Result<RateLimitArg, String> {
+    let s = text.trim();
+    if matches!(s, "off" | "none" | "0") {
+        return Ok(RateLimitArg(None));
+    }
+    let (calls, period) = s
+        .split_once('/')
+        .ok_or_else(|| format!("`{text}`: expected CALLS/DURATION such as `10/60s`, or `off`"))?;
+    let calls: u32 = calls
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}`: `{calls}` is not a number of calls"))?;
+    if calls == 0 {
+        return Err(format!("`{text}`: calls must be at least 1 (or use `off`)"));
+    }
+    let period = parse_duration(period)?;
+    if period.is_zero() {
+        return Err(format!("`{text}`: the duration must be longer than zero"));
+    }
+    Ok(RateLimitArg(Some(RateLimit::per_endpoint(calls, period))))
+}
+
+/// Wraps a credential from the command line or the environment at once.
+pub fn parse_secret(text: &str) -> Result<SecretString, String> {
+    if text.trim().is_empty() {
+        return Err("the value is empty".into());
+    }
+    Ok(SecretString::from(text.trim()))
+}
+
+/// `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `2 h 10 min`, `43 s`, `850 ms` (whole seconds above one second).
+pub fn human_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs >= 3600 {
+        format!("{} h {} min", secs / 3600, (secs % 3600) / 60)
+    } else if secs >= 60 {
+        format!("{} min {} s", secs / 60, secs % 60)
+    } else if d.as_millis() >= 1000 {
+        format!("{:.1} s", d.as_secs_f64())
+    } else {
+        format!("{} ms", d.as_millis())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("10x").is_err());
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("-3").is_err());
+    }
+
+    #[test]
+    fn rate_limits() {
+        let rl = parse_rate_limit("10/60s").unwrap().get().unwrap();
+        assert_eq!((rl.calls(), rl.period()), (10, Duration::from_secs(60)));
+        let rl = parse_rate_limit("30/1m").unwrap().get().unwrap();
+        assert_eq!((rl.calls(), rl.period()), (30, Duration::from_secs(60)));
+        let rl = parse_rate_limit("10/s").unwrap().get().unwrap();
+        assert_eq!(rl.period(), Duration::from_secs(1));
+        assert_eq!(parse_rate_limit("off").unwrap().get(), None);
+        assert!(parse_rate_limit("10").is_err());
+        assert!(parse_rate_limit("0/60s").is_err());
+        assert!(parse_rate_limit("ten/60s").is_err());
+    }
+
+    #[test]
+    fn formatting() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(human_duration(Duration::from_secs(7800)), "2 h 10 min");
+        assert_eq!(human_duration(Duration::from_secs(43)), "43.0 s");
+    }
+}
