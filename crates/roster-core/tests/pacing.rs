@@ -119,11 +119,7 @@ type CallLog = Arc<Mutex<Vec<(Instant, u16)>>>;
 
 /// A Rocket.Chat-like fixed window: `limit` calls per `window` per path,
 /// windows aligned to server start minus `phase`; rejected calls count.
-fn fixed_window(
-    limit: u64,
-    window: Duration,
-    phase: Duration,
-) -> (Router, CallLog) {
+fn fixed_window(limit: u64, window: Duration, phase: Duration) -> (Router, CallLog) {
     let log: CallLog = Arc::default();
     let start = Instant::now() - phase;
     let state = Arc::new(Mutex::new((0u64, 0u64))); // (window index, calls)
