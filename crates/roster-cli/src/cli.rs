@@ -301,6 +301,12 @@ pub struct OutputArgs {
     /// Do not draw progress bars on stderr (they are only drawn when stderr is a terminal).
     #[arg(long)]
     pub no_progress: bool,
+
+    /// Continue a sync that was killed: append to `<out>.partial`, skip the
+    /// teams listed in `<out>.checkpoint`, never write a line twice
+    /// (JSON Lines files only).
+    #[arg(long, requires = "out")]
+    pub resume: bool,
 }
 
 /// Snapshot formats.
@@ -324,11 +330,12 @@ pub enum TextJson {
 /// Demo sizes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DemoSize {
-    /// About 25 users and 5 teams per platform (a few seconds).
+    /// About 25 users and 5 teams per platform (under a second).
     Small,
-    /// About 500 users and 40 teams per platform.
+    /// About 500 users and 40 teams per platform (a few seconds; the
+    /// default: shows the Rocket.Chat rate limit at work).
     Medium,
-    /// About 5,000 users and 200 teams per platform.
+    /// About 5,000 users and 200 teams per platform (about 20 seconds).
     Large,
 }
 
@@ -340,7 +347,7 @@ pub struct DemoArgs {
     pub dir: PathBuf,
 
     /// How big the simulated organisations are.
-    #[arg(long, value_enum, default_value_t = DemoSize::Small)]
+    #[arg(long, value_enum, default_value_t = DemoSize::Medium)]
     pub size: DemoSize,
 
     /// Do not draw progress bars.

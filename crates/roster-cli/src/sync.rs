@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use roster_core::{
-    Connector, Header, JsonlFile, JsonlSink, Record, ResourceType, Sink, Summary, SyncEngine,
-    SyncOptions, ValidationReport,
+    Connector, Header, JsonlFile, JsonlSink, Record, ResourceType, ResumeState, Sink, Summary,
+    SyncEngine, SyncOptions, ValidationReport,
 };
 use roster_mattermost::{MattermostConfig, MattermostConnector};
 use roster_rocketchat::{RocketChatConfig, RocketChatConnector};
@@ -207,6 +207,7 @@ pub async fn drive<S: Sink>(
     sink: &mut S,
     concurrency: usize,
     tracker: Arc<Tracker>,
+    resume: Option<&ResumeState>,
 ) -> roster_core::Result<Summary> {
     let engine = SyncEngine::new(SyncOptions {
         concurrency,
@@ -214,7 +215,9 @@ pub async fn drive<S: Sink>(
         max_warnings: 50,
     })
     .with_progress(tracker.clone());
-    let result = engine.run_until(connector, sink, interrupted()).await;
+    let result = engine
+        .run_with(connector, sink, interrupted(), resume)
+        .await;
     tracker.finish();
     result
 }
@@ -291,21 +294,66 @@ pub async fn sync(target: &Target, out: &OutputArgs, verbose: bool) -> anyhow::R
     let summary = match (&out.out, format) {
         (None, _) => {
             let (mut sink, broken) = StdoutSink::new();
-            let r = drive(connector.as_ref(), &mut sink, concurrency, tracker.clone()).await;
+            let r = drive(
+                connector.as_ref(),
+                &mut sink,
+                concurrency,
+                tracker.clone(),
+                None,
+            )
+            .await;
             if broken.load(Ordering::Relaxed) {
                 return Ok(exit::OK);
             }
             r
         }
+        (Some(path), SnapshotFormat::Jsonl) if out.resume => {
+            let (mut sink, state) = resume_file(path, connector.as_ref()).await?;
+            eprintln!(
+                "roster: resuming `{}`: {} lines already written, {} teams finished",
+                path.display(),
+                thousands(
+                    state.counts().resource + state.counts().entitlement + state.counts().grant
+                ),
+                thousands(state.finished() as u64)
+            );
+            drive(
+                connector.as_ref(),
+                &mut sink,
+                concurrency,
+                tracker.clone(),
+                Some(&state),
+            )
+            .await
+        }
         (Some(path), SnapshotFormat::Jsonl) => {
             let mut sink = JsonlFile::create(path)
                 .await
                 .map_err(|e| cannot_write(path, &e))?;
-            drive(connector.as_ref(), &mut sink, concurrency, tracker.clone()).await
+            drive(
+                connector.as_ref(),
+                &mut sink,
+                concurrency,
+                tracker.clone(),
+                None,
+            )
+            .await
+        }
+        (Some(_), SnapshotFormat::Sqlite) if out.resume => {
+            return Err(Failure::usage("--resume works with JSON Lines output only")
+                .hint("resume into a .jsonl file, or start the SQLite sync again")
+                .into());
         }
         (Some(path), SnapshotFormat::Sqlite) => {
             let mut sink = SqliteSink::create(path).map_err(|e| cannot_write(path, &e))?;
-            drive(connector.as_ref(), &mut sink, concurrency, tracker.clone()).await
+            drive(
+                connector.as_ref(),
+                &mut sink,
+                concurrency,
+                tracker.clone(),
+                None,
+            )
+            .await
         }
     }
     .map_err(|e| Failure::from_core(&e, &format!("roster validate {slug}")))?;
@@ -316,6 +364,42 @@ pub async fn sync(target: &Target, out: &OutputArgs, verbose: bool) -> anyhow::R
         slug,
         tracker.rate_limit_waits(),
     )
+}
+
+/// Opens the interrupted output of `path` for appending, refusing a file
+/// that belongs to another platform or server.
+async fn resume_file(
+    path: &Path,
+    connector: &dyn Connector,
+) -> anyhow::Result<(JsonlFile, ResumeState)> {
+    let partial = roster_core::sink::partial_path(path);
+    if !partial.exists() {
+        return Err(Failure::usage(format!(
+            "nothing to resume: `{}` does not exist",
+            partial.display()
+        ))
+        .hint("run the same command without --resume to start a new sync")
+        .into());
+    }
+    let (sink, state) = JsonlFile::resume(path).await.map_err(|e| {
+        Failure::usage(format!("cannot resume `{}`: {e}", partial.display()))
+            .hint("run the same command without --resume to start a new sync")
+    })?;
+    if let Some(header) = state.header()
+        && (header.connector != connector.name() || header.source != connector.source())
+    {
+        return Err(Failure::usage(format!(
+            "`{}` is a {} snapshot of {}, not of {} at {}",
+            partial.display(),
+            header.connector,
+            header.source,
+            connector.name(),
+            connector.source()
+        ))
+        .hint("resume with the same platform and base URL, or start a new sync without --resume")
+        .into());
+    }
+    Ok((sink, state))
 }
 
 fn cannot_write(path: &Path, e: &io::Error) -> Failure {

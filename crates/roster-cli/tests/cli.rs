@@ -1050,3 +1050,121 @@ async fn broken_pipe_on_stdout_exits_quietly() {
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("error"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_sync_resumes_to_the_exact_snapshot() {
+    let spec = rc::OrgSpec {
+        users: 60,
+        teams: 30,
+        avg_members: 6,
+        custom_roles: 2,
+        seed: 5,
+    };
+    let mut options = rc::SimOptions::default();
+    options.rate_limit = Some(FixedWindow {
+        calls: 5,
+        window: Duration::from_millis(150),
+    });
+    for (i, kill_after_ms) in [150u64, 400, 700].into_iter().enumerate() {
+        let sim = RocketChatSim::with_options(spec.clone(), options.clone());
+        let server = sim.spawn().await;
+        let url = server.base_url();
+        let admin = sim.admin();
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join(format!("rc-{i}.jsonl"));
+        let partial = dir.path().join(format!("rc-{i}.jsonl.partial"));
+        let args = [
+            "sync",
+            "rocketchat",
+            "--base-url",
+            url.as_str(),
+            "--rate-limit",
+            "5/150ms",
+            "--out",
+            s(&out),
+        ]
+        .map(str::to_owned);
+        let (uid, tok) = (admin.user_id.clone(), admin.token.clone());
+        let killed = tokio::task::spawn_blocking(move || {
+            let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
+                .args(&args)
+                .env("BATON_ROCKETCHAT_USER_ID", &uid)
+                .env("BATON_ROCKETCHAT_AUTH_TOKEN", &tok)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("spawn roster");
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            while !partial.exists() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            std::thread::sleep(Duration::from_millis(kill_after_ms));
+            // SIGKILL: no summary, no rename, a line possibly cut short.
+            child.kill().expect("kill");
+            child.wait().expect("wait");
+        });
+        killed.await.unwrap();
+        assert!(
+            !out.exists(),
+            "a killed sync leaves no finished-looking file"
+        );
+        let env = [
+            ("BATON_ROCKETCHAT_USER_ID", admin.user_id.as_str()),
+            ("BATON_ROCKETCHAT_AUTH_TOKEN", admin.token.as_str()),
+        ];
+        let before = sim.log().entries().len();
+        let run = roster(
+            &[
+                "sync",
+                "rocketchat",
+                "--base-url",
+                &url,
+                "--rate-limit",
+                "5/150ms",
+                "--out",
+                s(&out),
+                "--resume",
+            ],
+            &env,
+        )
+        .await;
+        run.assert_code(0).assert_no_secret(&[&admin.token]);
+        assert!(run.stderr.contains("resuming"), "{}", run.stderr);
+        let snap = read_snapshot(&out);
+        assert_matches_truth(&snap, &sim.ground_truth());
+        let summary = snap.summary.as_ref().unwrap();
+        assert_eq!(summary.counts.grant, snap.grants.len() as u64);
+        // Finished teams were not read again.
+        let reread = sim.log().entries()[before..]
+            .iter()
+            .filter(|e| e.path.ends_with("teams.members"))
+            .count();
+        assert!(reread <= 30, "{reread} member reads on resume");
+        assert!(!dir.path().join(format!("rc-{i}.jsonl.checkpoint")).exists());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn resume_without_a_partial_file_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("none.jsonl");
+    let run = roster(
+        &[
+            "sync",
+            "mattermost",
+            "--base-url",
+            "http://127.0.0.1:1",
+            "--out",
+            s(&out),
+            "--resume",
+        ],
+        &[("BATON_API_TOKEN", "x-token-1234")],
+    )
+    .await;
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stderr.contains("resume") || run.stderr.contains("connect"),
+        "{}",
+        run.stderr
+    );
+}
