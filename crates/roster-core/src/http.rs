@@ -251,6 +251,65 @@ impl HttpConfig {
     }
 }
 
+/// Transport settings every connector configuration shares: how to reach
+/// the server and how hard to try. Connector configs embed one and expose
+/// its fields through their own builder methods.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClientOptions {
+    /// Allow plain `http://` to hosts other than loopback.
+    pub allow_insecure_http: bool,
+    /// Timeout of one request, body included (default 30 s).
+    pub timeout: Duration,
+    /// Largest body accepted (default 64 MiB).
+    pub max_body_bytes: u64,
+    /// How failed requests are repeated.
+    pub retry: RetryPolicy,
+    /// Client-side quota per endpoint bucket (`None`: only the server's
+    /// headers pace).
+    pub rate_limit: Option<RateLimit>,
+}
+
+impl ClientOptions {
+    /// The defaults, with `rate_limit` as the platform's quota.
+    pub fn with_rate_limit(rate_limit: Option<RateLimit>) -> Self {
+        Self {
+            allow_insecure_http: false,
+            timeout: Duration::from_secs(30),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            retry: RetryPolicy::default(),
+            rate_limit,
+        }
+    }
+
+    /// The [`HttpConfig`] for `base_url` (validated) under `dialect`.
+    pub fn http_config(&self, base_url: &str, dialect: RateLimitDialect) -> Result<HttpConfig> {
+        let mut http = HttpConfig::new(base_url, self.allow_insecure_http, dialect)?;
+        http.timeout = self.timeout;
+        http.max_body_bytes = self.max_body_bytes;
+        http.retry = self.retry;
+        http.rate_limit = self.rate_limit;
+        Ok(http)
+    }
+}
+
+/// Reads a required setting through `lookup` (usually the environment):
+/// trimmed, non-empty, or an [`Error::Config`] naming the variable and what
+/// to set it to.
+pub fn required_var(
+    lookup: &dyn Fn(&str) -> Option<String>,
+    name: &str,
+    what: &str,
+) -> Result<String> {
+    lookup(name)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            Error::Config(format!(
+                "the environment variable {name} is not set; set it to {what}"
+            ))
+        })
+}
+
 /// Checks and normalises a base URL: http(s) only; no `user:pass@`; https
 /// unless the host is loopback or `allow_insecure_http`; query and fragment
 /// dropped; subpaths kept (`https://host/chat` → `https://host/chat/`).

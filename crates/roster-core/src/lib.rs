@@ -63,7 +63,7 @@ pub mod validate;
 pub use connector::{Connector, ItemStream, Listed, ResourceSyncer};
 pub use engine::{SyncEngine, SyncOptions};
 pub use error::{Error, ErrorKind, Result};
-pub use http::{Auth, Call, Endpoint, HttpClient, HttpConfig};
+pub use http::{Auth, Call, ClientOptions, Endpoint, HttpClient, HttpConfig};
 pub use model::{
     AccountType, Entitlement, EntitlementId, Grant, Principal, Profile, Purpose, Resource,
     ResourceId, ResourceRef, ResourceType, Timestamp, UserStatus, UserTraits,

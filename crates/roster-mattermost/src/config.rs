@@ -3,8 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
-use roster_core::http::DEFAULT_MAX_BODY_BYTES;
-use roster_core::{Error, HttpConfig, RateLimit, RateLimitDialect, Result, RetryPolicy};
+use roster_core::http::required_var;
+use roster_core::{ClientOptions, HttpConfig, RateLimit, RateLimitDialect, Result, RetryPolicy};
 use secrecy::SecretString;
 
 /// Environment variable holding the base URL (the name the Baton Mattermost
@@ -34,11 +34,7 @@ pub(crate) const SERVER_PER_PAGE_CAP: u32 = 200;
 pub struct MattermostConfig {
     base_url: String,
     token: SecretString,
-    allow_insecure_http: bool,
-    timeout: Duration,
-    max_body_bytes: u64,
-    retry: RetryPolicy,
-    rate_limit: Option<RateLimit>,
+    options: ClientOptions,
     per_page: u32,
     enrich: bool,
 }
@@ -48,11 +44,7 @@ impl fmt::Debug for MattermostConfig {
         f.debug_struct("MattermostConfig")
             .field("base_url", &self.base_url)
             .field("token", &"[REDACTED]")
-            .field("allow_insecure_http", &self.allow_insecure_http)
-            .field("timeout", &self.timeout)
-            .field("max_body_bytes", &self.max_body_bytes)
-            .field("retry", &self.retry)
-            .field("rate_limit", &self.rate_limit)
+            .field("options", &self.options)
             .field("per_page", &self.per_page)
             .field("enrich", &self.enrich)
             .finish()
@@ -72,11 +64,7 @@ impl MattermostConfig {
         Self {
             base_url: base_url.into(),
             token,
-            allow_insecure_http: false,
-            timeout: Duration::from_secs(30),
-            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-            retry: RetryPolicy::default(),
-            rate_limit: None,
+            options: ClientOptions::with_rate_limit(None),
             per_page: SERVER_PER_PAGE_CAP,
             enrich: true,
         }
@@ -92,21 +80,13 @@ impl MattermostConfig {
     /// [`from_env`](Self::from_env) over any lookup (testable without
     /// touching the process environment).
     pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        let get = |name: &str, what: &str| -> Result<String> {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-                .ok_or_else(|| {
-                    Error::Config(format!(
-                        "the environment variable {name} is not set; set it to {what}"
-                    ))
-                })
-        };
-        let base_url = get(
+        let base_url = required_var(
+            &lookup,
             ENV_BASE_URL,
             "the Mattermost site URL, e.g. https://chat.example.com",
         )?;
-        let token = get(
+        let token = required_var(
+            &lookup,
             ENV_API_TOKEN,
             "a personal access token or bot token of a System Admin",
         )?;
@@ -116,25 +96,25 @@ impl MattermostConfig {
     /// Allows plain `http://` to hosts other than loopback (the token then
     /// travels unencrypted).
     pub fn allow_insecure_http(mut self, yes: bool) -> Self {
-        self.allow_insecure_http = yes;
+        self.options.allow_insecure_http = yes;
         self
     }
 
     /// Timeout of one request, body included.
     pub fn timeout(mut self, d: Duration) -> Self {
-        self.timeout = d;
+        self.options.timeout = d;
         self
     }
 
     /// Largest response body accepted.
     pub fn max_body_bytes(mut self, n: u64) -> Self {
-        self.max_body_bytes = n;
+        self.options.max_body_bytes = n;
         self
     }
 
     /// How failed requests are repeated.
     pub fn retry(mut self, p: RetryPolicy) -> Self {
-        self.retry = p;
+        self.options.retry = p;
         self
     }
 
@@ -142,7 +122,7 @@ impl MattermostConfig {
     /// quota. Mattermost's rate limiting is off by default; when an admin
     /// turns it on, its headers pace the client anyway.
     pub fn rate_limit(mut self, q: Option<RateLimit>) -> Self {
-        self.rate_limit = q;
+        self.options.rate_limit = q;
         self
     }
 
@@ -180,16 +160,8 @@ impl MattermostConfig {
 
     /// The HTTP settings (validates the base URL).
     pub(crate) fn http_config(&self) -> Result<HttpConfig> {
-        let mut http = HttpConfig::new(
-            &self.base_url,
-            self.allow_insecure_http,
-            RateLimitDialect::MATTERMOST,
-        )?;
-        http.timeout = self.timeout;
-        http.max_body_bytes = self.max_body_bytes;
-        http.retry = self.retry;
-        http.rate_limit = self.rate_limit;
-        Ok(http)
+        self.options
+            .http_config(&self.base_url, RateLimitDialect::MATTERMOST)
     }
 }
 
@@ -209,7 +181,7 @@ mod tests {
     #[test]
     fn from_lookup_names_the_missing_variable() {
         let err = MattermostConfig::from_lookup(|_| None).unwrap_err();
-        assert!(matches!(err, Error::Config(_)));
+        assert!(matches!(err, roster_core::Error::Config(_)));
         assert!(err.to_string().contains("BATON_BASE_URL"), "{err}");
 
         let err = MattermostConfig::from_lookup(|n| {

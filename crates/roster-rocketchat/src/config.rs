@@ -3,7 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
-use roster_core::{Error, RateLimit, Result, RetryPolicy};
+use roster_core::http::required_var;
+use roster_core::{ClientOptions, RateLimit, Result, RetryPolicy};
 use secrecy::SecretString;
 
 /// Environment variable holding the base URL.
@@ -39,13 +40,9 @@ pub struct RocketChatConfig {
     pub(crate) base_url: String,
     pub(crate) user_id: String,
     pub(crate) auth_token: SecretString,
-    pub(crate) rate_limit: Option<RateLimit>,
+    pub(crate) options: ClientOptions,
     pub(crate) infinite_count: bool,
     pub(crate) count: u32,
-    pub(crate) allow_insecure_http: bool,
-    pub(crate) timeout: Option<Duration>,
-    pub(crate) max_body_bytes: Option<u64>,
-    pub(crate) retry: Option<RetryPolicy>,
 }
 
 impl fmt::Debug for RocketChatConfig {
@@ -54,13 +51,9 @@ impl fmt::Debug for RocketChatConfig {
             .field("base_url", &self.base_url)
             .field("user_id", &self.user_id)
             .field("auth_token", &"[REDACTED]")
-            .field("rate_limit", &self.rate_limit)
+            .field("options", &self.options)
             .field("infinite_count", &self.infinite_count)
             .field("count", &self.count)
-            .field("allow_insecure_http", &self.allow_insecure_http)
-            .field("timeout", &self.timeout)
-            .field("max_body_bytes", &self.max_body_bytes)
-            .field("retry", &self.retry)
             .finish()
     }
 }
@@ -79,13 +72,9 @@ impl RocketChatConfig {
             base_url: base_url.into(),
             user_id: user_id.into(),
             auth_token,
-            rate_limit: Some(default_rate_limit()),
+            options: ClientOptions::with_rate_limit(Some(default_rate_limit())),
             infinite_count: false,
             count: DEFAULT_COUNT,
-            allow_insecure_http: false,
-            timeout: None,
-            max_body_bytes: None,
-            retry: None,
         }
     }
 
@@ -97,22 +86,18 @@ impl RocketChatConfig {
     }
 
     pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        let get = |name: &str, what: &str| -> Result<String> {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-                .ok_or_else(|| {
-                    Error::Config(format!(
-                        "the environment variable {name} is not set; set it to {what}"
-                    ))
-                })
-        };
-        let base_url = get(
+        let base_url = required_var(
+            &lookup,
             ENV_BASE_URL,
             "the server URL, e.g. https://chat.example.com",
         )?;
-        let user_id = get(ENV_USER_ID, "the user id (X-User-Id) of the token's owner")?;
-        let token = get(
+        let user_id = required_var(
+            &lookup,
+            ENV_USER_ID,
+            "the user id (X-User-Id) of the token's owner",
+        )?;
+        let token = required_var(
+            &lookup,
             ENV_AUTH_TOKEN,
             "a personal access token (X-Auth-Token) of an admin or bot",
         )?;
@@ -127,7 +112,7 @@ impl RocketChatConfig {
     /// `api-bypass-rate-limit`); the server's `X-RateLimit-*` headers still
     /// pace calls, and 429s are still waited out.
     pub fn rate_limit(mut self, quota: Option<RateLimit>) -> Self {
-        self.rate_limit = quota;
+        self.options.rate_limit = quota;
         self
     }
 
@@ -152,25 +137,25 @@ impl RocketChatConfig {
     /// Allows plain http to hosts other than loopback (the token then
     /// travels unencrypted).
     pub fn allow_insecure_http(mut self, yes: bool) -> Self {
-        self.allow_insecure_http = yes;
+        self.options.allow_insecure_http = yes;
         self
     }
 
     /// Timeout of one request including its body (default 30 s).
     pub fn timeout(mut self, d: Duration) -> Self {
-        self.timeout = Some(d);
+        self.options.timeout = d;
         self
     }
 
     /// Largest response body accepted (default 64 MiB).
     pub fn max_body_bytes(mut self, n: u64) -> Self {
-        self.max_body_bytes = Some(n);
+        self.options.max_body_bytes = n;
         self
     }
 
     /// How failed requests are retried (default [`RetryPolicy::default`]).
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.retry = Some(policy);
+        self.options.retry = policy;
         self
     }
 }
@@ -198,7 +183,7 @@ mod tests {
         .unwrap();
         assert_eq!(c.base_url, "https://chat.example.com");
         assert_eq!(c.user_id, "uid");
-        assert_eq!(c.rate_limit, Some(default_rate_limit()));
+        assert_eq!(c.options.rate_limit, Some(default_rate_limit()));
         assert_eq!(c.count, 100);
         assert!(!c.infinite_count);
     }
@@ -210,7 +195,7 @@ mod tests {
             (ENV_AUTH_TOKEN, "tok"),
         ]))
         .unwrap_err();
-        assert!(matches!(err, Error::Config(_)));
+        assert!(matches!(err, roster_core::Error::Config(_)));
         assert!(err.to_string().contains(ENV_USER_ID), "{err}");
         let err = RocketChatConfig::from_lookup(env(&[
             (ENV_BASE_URL, "https://chat.example.com"),

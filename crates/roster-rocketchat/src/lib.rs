@@ -69,8 +69,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use reqwest::header::HeaderName;
 use roster_core::{
-    Auth, Connector, HttpClient, HttpConfig, Paging, RateLimit, RateLimitDialect, ResourceSyncer,
-    Result, ValidationReport,
+    Auth, Connector, HttpClient, Paging, RateLimit, RateLimitDialect, ResourceSyncer, Result,
+    ValidationReport,
 };
 use secrecy::SecretString;
 use tokio::sync::OnceCell;
@@ -98,21 +98,9 @@ impl RocketChatConnector {
     /// to a non-loopback host without `allow_insecure_http`) or a token
     /// that cannot be sent in a header.
     pub fn new(config: RocketChatConfig) -> Result<Self> {
-        let mut http = HttpConfig::new(
-            &config.base_url,
-            config.allow_insecure_http,
-            RateLimitDialect::ROCKETCHAT,
-        )?;
-        http.rate_limit = config.rate_limit;
-        if let Some(t) = config.timeout {
-            http.timeout = t;
-        }
-        if let Some(n) = config.max_body_bytes {
-            http.max_body_bytes = n;
-        }
-        if let Some(r) = config.retry {
-            http.retry = r;
-        }
+        let http = config
+            .options
+            .http_config(&config.base_url, RateLimitDialect::ROCKETCHAT)?;
         let auth = Auth::Headers(vec![
             (
                 HeaderName::from_static("x-auth-token"),
@@ -127,7 +115,7 @@ impl RocketChatConnector {
             client: HttpClient::new(http, auth)?,
             count: config.count,
             infinite_count: config.infinite_count,
-            quota: config.rate_limit,
+            quota: config.options.rate_limit,
             roles: OnceCell::new(),
         })
     }
