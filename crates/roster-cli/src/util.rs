@@ -115,19 +115,8 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
-/// `2 h 10 min`, `43 s`, `850 ms` (whole seconds above one second).
-pub fn human_duration(d: Duration) -> String {
-    let secs = d.as_secs();
-    if secs >= 3600 {
-        format!("{} h {} min", secs / 3600, (secs % 3600) / 60)
-    } else if secs >= 60 {
-        format!("{} min {} s", secs / 60, secs % 60)
-    } else if d.as_millis() >= 1000 {
-        format!("{:.1} s", d.as_secs_f64())
-    } else {
-        format!("{} ms", d.as_millis())
-    }
-}
+/// `2 h 10 min`, `43 s`, `850 ms`: the same wording as `roster validate`.
+pub use roster_core::validate::format_duration as human_duration;
 
 #[cfg(test)]
 mod tests {
