@@ -19,3 +19,8 @@ pub use roster_mattermost as mattermost;
 
 #[cfg(feature = "rocketchat")]
 pub use roster_rocketchat as rocketchat;
+
+/// The README's code compiles (`cargo test --doc`).
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -72,7 +72,7 @@ impl MattermostConfig {
 
     /// Reads [`ENV_BASE_URL`] (`BATON_BASE_URL`) and [`ENV_API_TOKEN`]
     /// (`BATON_API_TOKEN`). A missing or empty variable is an
-    /// [`Error::Config`] naming it.
+    /// [`Error::Config`](roster_core::Error::Config) naming it.
     pub fn from_env() -> Result<Self> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }

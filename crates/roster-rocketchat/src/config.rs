@@ -80,7 +80,7 @@ impl RocketChatConfig {
 
     /// Reads `BATON_ROCKETCHAT_BASE_URL`, `BATON_ROCKETCHAT_USER_ID` and
     /// `BATON_ROCKETCHAT_AUTH_TOKEN`. A missing or empty variable is an
-    /// [`Error::Config`] naming it.
+    /// [`Error::Config`](roster_core::Error::Config) naming it.
     pub fn from_env() -> Result<Self> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
