@@ -176,10 +176,67 @@ async fn paging_over_the_200_cap_reads_every_member() {
         .filter(|e| e.path == format!("/api/v4/teams/{big}/members"))
         .map(|e| e.query)
         .collect();
-    assert_eq!(member_pages.len(), 3, "200 + 200 + 70: {member_pages:?}");
+    // 200 + 200 + 70, then the same three pages once more: a multi-page
+    // member listing is confirmed by a second read (removals during the
+    // first would have skipped a member silently).
+    assert_eq!(member_pages.len(), 6, "{member_pages:?}");
     assert!(member_pages.iter().all(|q| q.contains("per_page=200")));
     // More than 200 users: the users listing paged too.
     assert!(snap.resources.iter().filter(|r| r.user.is_some()).count() > 470);
+}
+
+#[tokio::test]
+async fn a_membership_removed_while_a_big_team_is_read_skips_nobody() {
+    let options = SimOptions::default().with_big_team(470);
+    let spec = OrgSpec {
+        users: 520,
+        teams: 3,
+        avg_members: 10,
+        seed: 4,
+    };
+    let sim = MattermostSim::with_options(spec, options);
+    let server = sim.spawn().await;
+    let big = sim.team_ids()[0].clone();
+    // Before page 1 of the big team, its first member leaves: every later
+    // row moves up one, and the row that was first on page 1 is now last
+    // on page 0, which was already read. No id repeats.
+    sim.faults().add(
+        FaultRule::new(
+            &format!("/api/v4/teams/{big}/members"),
+            Fault::ShiftPages,
+            1,
+        )
+        .after(1),
+    );
+    let conn = connector(config(&server, MattermostSim::ADMIN_TOKEN));
+    let (summary, snap) = sync_with(&conn, no_validation()).await;
+    let summary = summary.expect("sync runs");
+    assert_complete(&summary);
+    let truth = sim.ground_truth();
+    let truth_members = truth
+        .grants
+        .iter()
+        .filter(|g| g.entitlement.resource.id.as_str() == big && g.entitlement.slug == "member")
+        .count();
+    assert_eq!(truth_members, 469, "the fault removed one member");
+    let snap = snap.snapshot();
+    let got: std::collections::BTreeSet<_> = snap
+        .grants
+        .iter()
+        .filter(|g| g.entitlement.resource.id.as_str() == big && g.entitlement.slug == "member")
+        .map(|g| g.principal.id.clone())
+        .collect();
+    let want: std::collections::BTreeSet<_> = truth
+        .grants
+        .iter()
+        .filter(|g| g.entitlement.resource.id.as_str() == big && g.entitlement.slug == "member")
+        .map(|g| g.principal.id.clone())
+        .collect();
+    let missing: Vec<_> = want.difference(&got).collect();
+    assert!(
+        missing.is_empty(),
+        "members skipped by the shift: {missing:?}"
+    );
 }
 
 // ------------------------------------------------------------ validation

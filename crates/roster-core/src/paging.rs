@@ -112,6 +112,21 @@ pub struct PagingLimits {
     pub max_pages: u32,
     /// Passes over a listing that keeps shifting before giving up.
     pub max_passes: u32,
+    /// Read a listing that took more than one page a second time, to find
+    /// rows skipped because an earlier row was *removed* during the read
+    /// (the list closed up; no id repeats, so nothing else reveals it). For
+    /// listings without a `total`, where removals are common (members).
+    pub confirm_multi_page: bool,
+}
+
+impl PagingLimits {
+    /// The defaults, with [`confirm_multi_page`](Self::confirm_multi_page) on.
+    pub fn confirming() -> Self {
+        Self {
+            confirm_multi_page: true,
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for PagingLimits {
@@ -119,6 +134,7 @@ impl Default for PagingLimits {
         Self {
             max_pages: 100_000,
             max_passes: 3,
+            confirm_multi_page: false,
         }
     }
 }
@@ -134,6 +150,8 @@ struct State<F> {
     cursor: Option<String>,
     seen_cursors: HashSet<String>,
     pages: u32,
+    pass_pages: u32,
+    pass_total: Option<u64>,
     last_signature: Option<u64>,
     // page-number cap detection
     cap: Option<u32>,
@@ -182,6 +200,8 @@ where
         cursor: None,
         seen_cursors: HashSet::new(),
         pages: 0,
+        pass_pages: 0,
+        pass_total: None,
         last_signature: None,
         cap,
         probe_short_len: None,
@@ -258,6 +278,7 @@ impl<F> State<F> {
                 }
             };
             self.pages += 1;
+            self.pass_pages += 1;
             let raw_len = page.items.len();
 
             // Loop guard: the same non-empty page twice in a row.
@@ -299,6 +320,11 @@ impl<F> State<F> {
                 Err(msg) => return Some(self.fail(msg)),
             };
             if end_of_pass {
+                if self.limits.confirm_multi_page && self.pass == 1 && self.pass_pages > 1 {
+                    // A removal during a multi-page read skips a row
+                    // silently: one confirming pass finds it.
+                    self.shifted = true;
+                }
                 if !self.shifted {
                     self.done = true;
                     return Some(Step::Items(fresh));
@@ -322,6 +348,8 @@ impl<F> State<F> {
 
     fn restart(&mut self) {
         self.pass += 1;
+        self.pass_pages = 0;
+        self.pass_total = None;
         self.page = 0;
         self.offset = 0;
         self.cursor = None;
@@ -364,6 +392,14 @@ impl<F> State<F> {
             }
             Paging::Offset { .. } => {
                 self.offset += len as u64;
+                if let Some(t) = total {
+                    // A total that changes between pages means rows were
+                    // added or removed under the reader.
+                    if self.pass_total.is_some_and(|first| first != t) {
+                        self.shifted = true;
+                    }
+                    self.pass_total = Some(t);
+                }
                 match total {
                     Some(total) => {
                         if len == 0 {
@@ -534,6 +570,57 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn confirming_finds_a_row_skipped_by_a_removal() {
+        let data = Arc::new(Mutex::new(rows(0..25)));
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let mut inner = page_server(data.clone(), 10, calls.clone());
+        let mut removed = false;
+        let fetch = move |req: PageRequest| {
+            if let PageRequest::Number { page: 1, .. } = req
+                && !removed
+            {
+                removed = true;
+                data.lock().unwrap().remove(0);
+            }
+            inner(req)
+        };
+        let paging = Paging::PageNumber {
+            per_page: 10,
+            server_cap: Some(10),
+        };
+        let (got, err) = collect(paginate(
+            "GET /m",
+            paging,
+            PagingLimits::confirming(),
+            fetch,
+        ))
+        .await;
+        assert!(err.is_none());
+        // Row 10 moved onto page 0 after page 0 was read: only the
+        // confirming pass sees it. Row 0 was read before it left.
+        assert!(got.contains(&Row("00010".into())), "{got:?}");
+        assert_eq!(got.len(), 25);
+    }
+
+    #[tokio::test]
+    async fn confirming_costs_nothing_for_single_page_listings() {
+        let data = Arc::new(Mutex::new(rows(0..5)));
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let paging = Paging::PageNumber {
+            per_page: 10,
+            server_cap: Some(10),
+        };
+        let s = paginate(
+            "GET /m",
+            paging,
+            PagingLimits::confirming(),
+            page_server(data, 10, calls.clone()),
+        );
+        assert_eq!(collect(s).await.0.len(), 5);
+        assert_eq!(calls.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
     async fn listing_that_never_settles_ends_with_unstable() {
         let mut counter = 0usize;
         let fetch = move |req: PageRequest| {
@@ -601,6 +688,42 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn offset_listing_whose_total_changes_is_read_again() {
+        let data = Arc::new(Mutex::new(rows(0..25)));
+        let d = data.clone();
+        let mut removed = false;
+        let fetch = move |req: PageRequest| {
+            let PageRequest::Offset { offset, count } = req else {
+                unreachable!()
+            };
+            if offset == 10 && !removed {
+                removed = true;
+                d.lock().unwrap().remove(0);
+            }
+            let all = d.lock().unwrap();
+            let start = (offset as usize).min(all.len());
+            let end = (start + count as usize).min(all.len());
+            futures::future::ready(Ok(
+                Page::new(all[start..end].to_vec()).with_total(all.len() as u64)
+            ))
+        };
+        let s = paginate(
+            "GET /teams.members",
+            Paging::Offset { count: 10 },
+            PagingLimits::default(),
+            fetch,
+        );
+        let (got, err) = collect(s).await;
+        assert!(err.is_none());
+        assert!(
+            got.contains(&Row("00010".into())),
+            "the row skipped by the removal is found"
+        );
+        assert_eq!(got.len(), 25);
+        drop(data);
+    }
+
+    #[tokio::test]
     async fn same_page_twice_is_a_loop() {
         let fetch = |_req: PageRequest| futures::future::ready(Ok(Page::new(rows(0..10))));
         let s = paginate(
@@ -648,7 +771,7 @@ mod tests {
         };
         let limits = PagingLimits {
             max_pages: 50,
-            max_passes: 3,
+            ..PagingLimits::default()
         };
         let (got, err) = collect(paginate("GET /c", Paging::Cursor, limits, endless)).await;
         assert_eq!(got.len(), 100);

@@ -87,7 +87,9 @@ impl ResourceSyncer for TeamsSyncer {
         paginate(
             label,
             paging(self.per_page),
-            PagingLimits::default(),
+            // Members have no total and removals close the list up: a
+            // multi-page listing is confirmed by a second read.
+            PagingLimits::confirming(),
             move |req| {
                 let client = client.clone();
                 let team_id = team_id.clone();
