@@ -58,10 +58,11 @@ impl ResourceSyncer for UsersSyncer {
     }
 }
 
-/// Every user, each page's last activity looked up as it arrives.
+/// Every user, each page's last activity looked up as it arrives. The
+/// lookup of one page overlaps the fetch of the next.
 fn list_users(client: HttpClient, per_page: u32, enrich: bool) -> ItemStream<'static, UserDto> {
-    let status_available = Arc::new(AtomicBool::new(enrich));
-    paginate(
+    let pages_client = client.clone();
+    let users = paginate(
         USERS.to_string(),
         Paging::PageNumber {
             per_page,
@@ -69,23 +70,42 @@ fn list_users(client: HttpClient, per_page: u32, enrich: bool) -> ItemStream<'st
         },
         PagingLimits::default(),
         move |req| {
-            let client = client.clone();
-            let status_available = status_available.clone();
+            let client = pages_client.clone();
             async move {
                 let (page, per_page) = page_number(&req);
                 let call = USERS.call().query("page", page).query("per_page", per_page);
-                let mut users: Vec<UserDto> = client.json(&call).await?;
+                client.json::<Vec<UserDto>>(&call).await.map(Page::new)
+            }
+        },
+    );
+    if !enrich {
+        return users;
+    }
+    let status_available = Arc::new(AtomicBool::new(true));
+    users
+        .chunks(per_page.max(1) as usize)
+        .map(move |chunk| {
+            let client = client.clone();
+            let status_available = status_available.clone();
+            async move {
+                let (mut ok, errors): (Vec<_>, Vec<_>) = chunk.into_iter().partition(Result::is_ok);
+                let mut users: Vec<UserDto> = ok.drain(..).filter_map(Result::ok).collect();
                 if status_available.load(Ordering::Relaxed)
                     && !users.is_empty()
                     && let Err(e) = add_last_activity(&client, &mut users).await
+                    // Said once, even when the overlapping lookup fails too.
+                    && status_available.swap(false, Ordering::Relaxed)
                 {
-                    status_available.store(false, Ordering::Relaxed);
-                    client.note(format!("last activity is unavailable ({e}); users from here on have no last_activity_at"));
+                    client.note(format!(
+                        "last activity is unavailable ({e}); users from here on have no last_activity_at"
+                    ));
                 }
-                Ok(Page::new(users))
+                stream::iter(users.into_iter().map(Ok).chain(errors))
             }
-        },
-    )
+        })
+        .buffered(2)
+        .flatten()
+        .boxed()
 }
 
 fn page_number(req: &PageRequest) -> (u32, u32) {
