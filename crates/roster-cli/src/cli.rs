@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use secrecy::SecretString;
 
-use crate::util::{RateLimitArg, parse_duration, parse_rate_limit, parse_secret};
+use crate::util::{RateLimitArg, parse_rate_limit, parse_secret, parse_timeout};
 
 const ABOUT: &str = "Who has access to what in Mattermost and Rocket.Chat: read users, teams, \
 roles and memberships into a normalized snapshot (JSON Lines or SQLite), diff snapshots, and \
@@ -105,7 +105,8 @@ const VALIDATE_HELP: &str = concat!(
     "  roster validate mattermost --base-url https://chat.example.com\n",
     "  roster validate rocketchat --format json | jq .plan\n",
     "\n",
-    "Exit codes: 0 a complete sync is possible, 2 usage, 3 auth/permission missing, 4 connection/TLS/server."
+    "Exit codes: 0 a complete sync is possible, 2 usage, 3 auth/permission missing,\n",
+    "4 connection/TLS/server."
 );
 
 const DEMO_HELP: &str = concat!(
@@ -202,7 +203,7 @@ pub struct HttpArgs {
     pub insecure_http: bool,
 
     /// Timeout of each request, e.g. 30s or 2m [default: 30s].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
     pub timeout: Option<Duration>,
 }
 

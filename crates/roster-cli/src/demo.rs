@@ -193,7 +193,7 @@ async fn run_one(
             .with_context(|| format!("cannot write `{}`", sqlite.display()))?,
     );
     let tracker = Tracker::new(&format!("syncing {name}"), report.plan.clone(), draw);
-    let summary: Summary = drive(connector, &mut sink, 8, tracker.clone(), None)
+    let summary = drive(connector, &mut sink, 8, tracker.clone(), None)
         .await
         .map_err(|e| Failure::from_core(&e, "roster demo"))?;
     drop(sink);

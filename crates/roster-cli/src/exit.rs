@@ -51,8 +51,8 @@ impl Failure {
         Self::new(USAGE, message)
     }
 
-    /// Classifies a connector error; `command` names what to rerun in hints
-    /// (e.g. `roster validate mattermost`).
+    /// Classifies a connector error; `validate_cmd` is the command hints
+    /// suggest for listing permissions (e.g. `roster validate mattermost`).
     pub fn from_core(err: &roster_core::Error, validate_cmd: &str) -> Self {
         use roster_core::Error as E;
         let message = one_line(&err.to_string());
@@ -60,7 +60,8 @@ impl Failure {
             ErrorKind::Config => (
                 USAGE,
                 match err {
-                    E::Config(m) if m.contains("http") => {
+                    // Only the plain-http refusal; other messages mention https:// examples.
+                    E::Config(m) if m.contains("--insecure-http") => {
                         "use an https:// base URL, or --insecure-http for plain http on a trusted network".to_owned()
                     }
                     _ => "check the base URL and credential flags (see --help)".to_owned(),

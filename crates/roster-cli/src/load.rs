@@ -6,38 +6,55 @@ use std::path::Path;
 use anyhow::Context as _;
 use roster_core::Snapshot;
 
-use crate::exit::{Failure, USAGE};
+use crate::exit::{self, Failure};
 use crate::sqlite;
 
-/// Loads `path` (`-` reads JSON Lines from stdin).
+/// Loads `path` (`-` reads JSON Lines from stdin). A SQLite file is opened
+/// in place, not read into memory first.
 pub fn load(path: &Path) -> anyhow::Result<Snapshot> {
     let bytes = if path.as_os_str() == "-" {
         let mut buf = Vec::new();
         std::io::stdin()
             .read_to_end(&mut buf)
             .context("cannot read the snapshot from stdin")?;
+        if sqlite::looks_like_sqlite(&buf) {
+            return Err(
+                Failure::usage("a SQLite snapshot cannot be read from stdin")
+                    .hint("pass the path of the .sqlite file instead of `-`")
+                    .into(),
+            );
+        }
         buf
     } else {
-        std::fs::read(path).map_err(|e| {
-            Failure::new(USAGE, format!("cannot read `{}`: {e}", path.display()))
+        let cannot_read = |e: std::io::Error| {
+            Failure::usage(format!("cannot read `{}`: {e}", path.display()))
                 .hint("check the path; snapshots are written by `roster sync … --out PATH`")
-        })?
+        };
+        let mut file = std::fs::File::open(path).map_err(cannot_read)?;
+        let mut buf = Vec::new();
+        file.by_ref()
+            .take(16)
+            .read_to_end(&mut buf)
+            .map_err(cannot_read)?;
+        if sqlite::looks_like_sqlite(&buf) {
+            return sqlite::read(path).map_err(|e| {
+                Failure::usage(format!("{e:#}"))
+                    .hint("the file is a SQLite database but not a roster snapshot")
+                    .into()
+            });
+        }
+        file.read_to_end(&mut buf).map_err(cannot_read)?;
+        buf
     };
-    if sqlite::looks_like_sqlite(&bytes) {
-        return sqlite::read(path).map_err(|e| {
-            Failure::new(USAGE, format!("{e:#}"))
-                .hint("the file is a SQLite database but not a roster snapshot")
-                .into()
-        });
-    }
     let text = std::str::from_utf8(&bytes).map_err(|_| {
-        Failure::new(
-            USAGE,
-            format!("`{}` is neither JSON Lines nor SQLite", path.display()),
-        )
+        Failure::usage(format!(
+            "`{}` is neither JSON Lines nor SQLite",
+            path.display()
+        ))
+        .hint("expected a roster-snapshot/1 file (JSON Lines or SQLite)")
     })?;
     Snapshot::from_jsonl(text).map_err(|e| {
-        Failure::new(USAGE, format!("`{}`: {e}", path.display()))
+        Failure::usage(format!("`{}`: {e}", path.display()))
             .hint("expected a roster-snapshot/1 file (JSON Lines or SQLite)")
             .into()
     })
@@ -48,7 +65,7 @@ pub fn require_complete(
     path: &Path,
     snap: &Snapshot,
     allow_incomplete: bool,
-) -> anyhow::Result<()> {
+) -> Result<(), Failure> {
     if allow_incomplete {
         return Ok(());
     }
@@ -57,16 +74,17 @@ pub fn require_complete(
             "`{}` has no summary: the sync that wrote it died, so it is not the truth",
             path.display()
         ))
-        .hint("sync again, or pass --allow-incomplete to compare it anyway")
-        .into()),
+        .hint("sync again, or pass --allow-incomplete to compare it anyway")),
         Some(s) if !s.complete => {
-            let first = s.warnings.first().map_or("", String::as_str);
+            let first = s
+                .warnings
+                .first()
+                .map_or_else(String::new, |w| exit::one_line(w));
             Err(Failure::usage(format!(
                 "`{}` is an incomplete snapshot (complete: false): {first}",
                 path.display()
             ))
-            .hint("fix the cause and sync again, or pass --allow-incomplete to compare it anyway")
-            .into())
+            .hint("fix the cause and sync again, or pass --allow-incomplete to compare it anyway"))
         }
         Some(_) => Ok(()),
     }

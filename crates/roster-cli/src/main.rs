@@ -40,7 +40,8 @@ use crate::sync::Target;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.verbose);
+    // Log lines and progress bars would garble each other on stderr.
+    let logging = init_tracing(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -51,7 +52,7 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::USAGE);
         }
     };
-    let result = runtime.block_on(run(cli));
+    let result = runtime.block_on(run(cli, logging));
     // Do not wait for stray blocking tasks (e.g. a stdin read) at exit.
     runtime.shutdown_background();
     match result {
@@ -60,10 +61,11 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_tracing(verbose: u8) {
+/// Sends tracing to stderr for `-v`/`-vv` or `RUST_LOG`; true when logging is on.
+fn init_tracing(verbose: u8) -> bool {
     use tracing_subscriber::EnvFilter;
     let filter = match (verbose, std::env::var("RUST_LOG")) {
-        (0, Err(_)) => return,
+        (0, Err(_)) => return false,
         (0, Ok(_)) => EnvFilter::from_default_env(),
         (1, _) => EnvFilter::new(
             "warn,roster=debug,roster_core=debug,roster_mattermost=debug,roster_rocketchat=debug",
@@ -72,16 +74,17 @@ fn init_tracing(verbose: u8) {
             "info,roster=trace,roster_core=trace,roster_mattermost=trace,roster_rocketchat=trace",
         ),
     };
-    let _ = tracing_subscriber::fmt()
+    tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(verbose > 1)
-        .try_init();
+        .try_init()
+        .is_ok()
 }
 
-async fn run(cli: Cli) -> anyhow::Result<u8> {
-    let verbose = cli.verbose > 0;
+/// Runs the command; `verbose` (logging is on) turns the progress bars off.
+async fn run(cli: Cli, verbose: bool) -> anyhow::Result<u8> {
     match cli.command {
         Command::Sync { platform } => match platform {
             SyncPlatform::Mattermost { conn, out } => {
@@ -108,6 +111,13 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
 }
 
 fn diff_cmd(args: &cli::DiffArgs) -> anyhow::Result<u8> {
+    if args.old.as_os_str() == "-" && args.new.as_os_str() == "-" {
+        return Err(
+            exit::Failure::usage("OLD and NEW cannot both be `-` (stdin)")
+                .hint("pass at least one of them as a file path")
+                .into(),
+        );
+    }
     let old = load::load(&args.old)?;
     let new = load::load(&args.new)?;
     load::require_complete(&args.old, &old, args.allow_incomplete)?;
@@ -162,16 +172,8 @@ fn write_diff(
 
 fn licenses_cmd(args: &cli::LicensesArgs) -> anyhow::Result<u8> {
     let snap = load::load(&args.snapshot)?;
-    if !args.allow_incomplete {
-        load::require_complete(&args.snapshot, &snap, false).map_err(|e| {
-            match e.downcast::<exit::Failure>() {
-                Ok(f) => exit::Failure::usage(f.message)
-                    .hint("sync again, or pass --allow-incomplete (users may be missing)")
-                    .into(),
-                Err(e) => e,
-            }
-        })?;
-    }
+    load::require_complete(&args.snapshot, &snap, args.allow_incomplete)
+        .map_err(|f| f.hint("sync again, or pass --allow-incomplete (users may be missing)"))?;
     let rep = report::LicenseReport::new(&snap, args.as_of, args.inactive_days);
     let mut out = std::io::stdout().lock();
     match args.format {

@@ -100,7 +100,9 @@ impl Tracker {
         self.state().types.clone()
     }
 
-    /// Times a call slept for a rate limit (client quota or server window).
+    /// Rate-limit waits of 1 ms or more (client quota or server window).
+    /// One call may wait more than once (quota, then server window), so this
+    /// counts waits, not calls.
     pub fn rate_limit_waits(&self) -> u64 {
         self.state().wait_events
     }
@@ -112,16 +114,6 @@ impl Tracker {
         let handle = d.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(h) = handle {
             let _ = h.join();
-        }
-    }
-
-    /// Prints a line above the bars (or plainly when there are none).
-    pub fn println(&self, line: &str) {
-        match &self.display {
-            Some(d) => {
-                let _ = d.multi.println(line);
-            }
-            None => eprintln!("{line}"),
         }
     }
 
@@ -199,8 +191,9 @@ impl Progress for Tracker {
             ProgressEvent::Warning(message) => {
                 st.warnings += 1;
                 drop(st);
-                if self.display.is_some() {
-                    self.println(&format!("warning: {message}"));
+                // Without bars, the final report lists the warnings.
+                if let Some(d) = &self.display {
+                    let _ = d.multi.println(format!("warning: {message}"));
                 }
             }
             ProgressEvent::Finished(_) => st.finished = true,

@@ -237,6 +237,10 @@ fn infer_format(out: Option<&Path>, format: Option<SnapshotFormat>) -> SnapshotF
 }
 
 /// `roster sync <platform>`.
+///
+/// Everything that can be checked locally (output path, format, `--resume`
+/// and its partial file, the base URL) is checked before the server is
+/// contacted, so a usage error never waits for the network.
 pub async fn sync(target: &Target, out: &OutputArgs, verbose: bool) -> anyhow::Result<u8> {
     let format = infer_format(out.out.as_deref(), out.format);
     if format == SnapshotFormat::Sqlite && out.out.is_none() {
@@ -245,6 +249,11 @@ pub async fn sync(target: &Target, out: &OutputArgs, verbose: bool) -> anyhow::R
                 .hint("add --out PATH (e.g. --out snapshot.sqlite)")
                 .into(),
         );
+    }
+    if out.resume && format == SnapshotFormat::Sqlite {
+        return Err(Failure::usage("--resume works with JSON Lines output only")
+            .hint("resume into a .jsonl file, or start the SQLite sync again")
+            .into());
     }
     if let Some(path) = &out.out {
         let parent = path
@@ -261,8 +270,15 @@ pub async fn sync(target: &Target, out: &OutputArgs, verbose: bool) -> anyhow::R
             .into());
         }
     }
+    // Building the connector checks the URL and credentials' shape; it does
+    // not contact the server.
     let connector = target.connector()?;
     let slug = target.slug();
+    let resumed = match (&out.out, out.resume) {
+        (Some(path), true) => Some(resume_file(path, connector.as_ref()).await?),
+        _ => None,
+    };
+
     let report = validate_report(connector.as_ref(), slug).await?;
     if !report.sync_possible() {
         eprintln!("{report}");
@@ -275,7 +291,6 @@ pub async fn sync(target: &Target, out: &OutputArgs, verbose: bool) -> anyhow::R
     {
         eprintln!("warning: {}: {}", c.name, exit::one_line(&c.detail));
     }
-    let draw = !out.no_progress && !verbose && io::stderr().is_terminal();
     if let Some(plan) = &report.plan
         && plan.estimated() >= std::time::Duration::from_secs(60)
     {
@@ -288,27 +303,22 @@ pub async fn sync(target: &Target, out: &OutputArgs, verbose: bool) -> anyhow::R
             eprintln!("  advice: {advice}");
         }
     }
+    let draw = !out.no_progress && !verbose && io::stderr().is_terminal();
     let title = format!("syncing {} at {}", slug, connector.source());
     let tracker = Tracker::new(&title, report.plan.clone(), draw);
     let concurrency = usize::from(out.concurrency);
-    let summary = match (&out.out, format) {
-        (None, _) => {
+    let connector = connector.as_ref();
+    let resuming = resumed.is_some();
+    let result = match (&out.out, format, resumed) {
+        (None, _, _) => {
             let (mut sink, broken) = StdoutSink::new();
-            let r = drive(
-                connector.as_ref(),
-                &mut sink,
-                concurrency,
-                tracker.clone(),
-                None,
-            )
-            .await;
+            let r = drive(connector, &mut sink, concurrency, tracker.clone(), None).await;
             if broken.load(Ordering::Relaxed) {
                 return Ok(exit::OK);
             }
             r
         }
-        (Some(path), SnapshotFormat::Jsonl) if out.resume => {
-            let (mut sink, state) = resume_file(path, connector.as_ref()).await?;
+        (Some(path), _, Some((mut sink, state))) => {
             eprintln!(
                 "roster: resuming `{}`: {} lines already written, {} teams finished",
                 path.display(),
@@ -318,7 +328,7 @@ pub async fn sync(target: &Target, out: &OutputArgs, verbose: bool) -> anyhow::R
                 thousands(state.finished() as u64)
             );
             drive(
-                connector.as_ref(),
+                connector,
                 &mut sink,
                 concurrency,
                 tracker.clone(),
@@ -326,44 +336,19 @@ pub async fn sync(target: &Target, out: &OutputArgs, verbose: bool) -> anyhow::R
             )
             .await
         }
-        (Some(path), SnapshotFormat::Jsonl) => {
+        (Some(path), SnapshotFormat::Jsonl, None) => {
             let mut sink = JsonlFile::create(path)
                 .await
                 .map_err(|e| cannot_write(path, &e))?;
-            drive(
-                connector.as_ref(),
-                &mut sink,
-                concurrency,
-                tracker.clone(),
-                None,
-            )
-            .await
+            drive(connector, &mut sink, concurrency, tracker.clone(), None).await
         }
-        (Some(_), SnapshotFormat::Sqlite) if out.resume => {
-            return Err(Failure::usage("--resume works with JSON Lines output only")
-                .hint("resume into a .jsonl file, or start the SQLite sync again")
-                .into());
-        }
-        (Some(path), SnapshotFormat::Sqlite) => {
+        (Some(path), SnapshotFormat::Sqlite, None) => {
             let mut sink = SqliteSink::create(path).map_err(|e| cannot_write(path, &e))?;
-            drive(
-                connector.as_ref(),
-                &mut sink,
-                concurrency,
-                tracker.clone(),
-                None,
-            )
-            .await
+            drive(connector, &mut sink, concurrency, tracker.clone(), None).await
         }
-    }
-    .map_err(|e| Failure::from_core(&e, &format!("roster validate {slug}")))?;
-    finish_report(
-        &summary,
-        &tracker,
-        out.out.as_deref(),
-        slug,
-        tracker.rate_limit_waits(),
-    )
+    };
+    let summary = result.map_err(|e| Failure::from_core(&e, &format!("roster validate {slug}")))?;
+    finish_report(&summary, &tracker, out.out.as_deref(), slug, resuming)
 }
 
 /// Opens the interrupted output of `path` for appending, refusing a file
@@ -412,16 +397,22 @@ fn finish_report(
     tracker: &Tracker,
     out: Option<&Path>,
     slug: &str,
-    waits: u64,
+    resumed: bool,
 ) -> anyhow::Result<u8> {
-    let counts = tracker.counts();
-    let n = |t: ResourceType| counts.get(&t).map_or(0, |c| c.resources);
-    let mut what = vec![format!("{} users", thousands(n(ResourceType::User)))];
-    if n(ResourceType::Team) > 0 {
-        what.push(format!("{} teams", thousands(n(ResourceType::Team))));
-    }
-    if n(ResourceType::Role) > 0 {
-        what.push(format!("{} roles", thousands(n(ResourceType::Role))));
+    let mut what = Vec::new();
+    if resumed {
+        // The tracker only saw this run; the summary counts the whole file.
+        what.push(format!("{} resources", thousands(summary.counts.resource)));
+    } else {
+        let counts = tracker.counts();
+        let n = |t: ResourceType| counts.get(&t).map_or(0, |c| c.resources);
+        what.push(format!("{} users", thousands(n(ResourceType::User))));
+        if n(ResourceType::Team) > 0 {
+            what.push(format!("{} teams", thousands(n(ResourceType::Team))));
+        }
+        if n(ResourceType::Role) > 0 {
+            what.push(format!("{} roles", thousands(n(ResourceType::Role))));
+        }
     }
     what.push(format!("{} grants", thousands(summary.counts.grant)));
     let dest = out.map_or_else(|| "stdout".to_owned(), |p| format!("`{}`", p.display()));
@@ -429,7 +420,7 @@ fn finish_report(
         "roster: {slug} snapshot written to {dest}: {}; {} requests, {} rate-limit waits, {}",
         what.join(", "),
         thousands(summary.requests),
-        thousands(waits),
+        thousands(tracker.rate_limit_waits()),
         human_duration(std::time::Duration::from_millis(summary.elapsed_ms)),
     );
     if summary.complete {

@@ -53,6 +53,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
+/// Parses `--timeout`: a duration longer than zero (a zero timeout would
+/// fail every request).
+pub fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let d = parse_duration(text)?;
+    if d.is_zero() {
+        return Err(format!("`{text}`: the timeout must be longer than zero"));
+    }
+    Ok(d)
+}
+
 fn secs_to_duration(secs: f64, text: &str) -> Result<Duration, String> {
     if !secs.is_finite() || secs < 0.0 {
         return Err(format!("`{text}` is not a valid duration"));
@@ -133,6 +143,9 @@ mod tests {
         assert!(parse_duration("10x").is_err());
         assert!(parse_duration("").is_err());
         assert!(parse_duration("-3").is_err());
+        assert_eq!(parse_timeout("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_timeout("0s").is_err());
+        assert!(parse_timeout("soon").is_err());
     }
 
     #[test]

@@ -1144,6 +1144,9 @@ async fn a_killed_sync_resumes_to_the_exact_snapshot() {
     }
 }
 
+/// `--resume` preconditions are checked before the server is contacted: the
+/// base URL is unreachable, yet the answer is the usage error (exit 2), not
+/// a connection error (exit 4).
 #[tokio::test(flavor = "multi_thread")]
 async fn resume_without_a_partial_file_says_so() {
     let dir = tempfile::tempdir().unwrap();
@@ -1161,10 +1164,64 @@ async fn resume_without_a_partial_file_says_so() {
         &[("BATON_API_TOKEN", "x-token-1234")],
     )
     .await;
-    assert_ne!(run.code, 0);
+    run.assert_code(2).assert_no_secret(&["x-token-1234"]);
     assert!(
-        run.stderr.contains("resume") || run.stderr.contains("connect"),
+        run.stderr.starts_with("error: nothing to resume"),
         "{}",
         run.stderr
     );
+    assert!(run.stderr.contains("\nhint: "), "{}", run.stderr);
+
+    let sqlite = roster(
+        &[
+            "sync",
+            "mattermost",
+            "--base-url",
+            "http://127.0.0.1:1",
+            "--out",
+            s(&dir.path().join("snap.sqlite")),
+            "--resume",
+        ],
+        &[("BATON_API_TOKEN", "x-token-1234")],
+    )
+    .await;
+    sqlite.assert_code(2);
+    assert!(sqlite.stderr.contains("JSON Lines"), "{}", sqlite.stderr);
+}
+
+/// Plain http to a non-loopback host is refused before any request, and the
+/// error names the flag that allows it; `--timeout` is parsed strictly.
+#[tokio::test(flavor = "multi_thread")]
+async fn insecure_http_and_timeout_flags() {
+    let env = [("BATON_API_TOKEN", "x-token-5678")];
+    let refused = roster(
+        &["sync", "mattermost", "--base-url", "http://example.invalid"],
+        &env,
+    )
+    .await;
+    refused.assert_code(2).assert_no_secret(&["x-token-5678"]);
+    assert!(
+        refused.stderr.contains("--insecure-http"),
+        "{}",
+        refused.stderr
+    );
+    assert!(refused.stdout.is_empty(), "{}", refused.stdout);
+    assert_eq!(refused.stderr.lines().count(), 2, "{}", refused.stderr);
+
+    for bad in ["0s", "soon", "30x"] {
+        let run = roster(
+            &[
+                "validate",
+                "mattermost",
+                "--base-url",
+                "https://example.invalid",
+                "--timeout",
+                bad,
+            ],
+            &env,
+        )
+        .await;
+        run.assert_code(2);
+        assert!(run.stderr.contains("--timeout"), "{bad}: {}", run.stderr);
+    }
 }

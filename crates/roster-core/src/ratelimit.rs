@@ -163,12 +163,19 @@ where
         // governor's own async wait sleeps on real time; owning the loop lets
         // tokio's (pausable) clock drive it.
         let start = Instant::now();
+        let mut slept = false;
         while let Err(wait) = self.try_acquire(bucket) {
+            slept = true;
             let wait = wait.max(Duration::from_millis(1));
             on_wait(wait);
             tokio::time::sleep(wait).await;
         }
-        start.elapsed()
+        // Zero unless it waited: callers count non-zero waits.
+        if slept {
+            start.elapsed()
+        } else {
+            Duration::ZERO
+        }
     }
 }
 
@@ -368,6 +375,15 @@ impl HeaderGate {
     /// must be followed by [`observe`](Self::observe) or [`release`](Self::release).
     pub async fn wait(&self, key: &str, on_wait: &(dyn Fn(Duration) + Send + Sync)) -> Duration {
         let start = Instant::now();
+        let mut slept = false;
+        let waited = move |slept: bool| {
+            // Zero unless it waited: callers count non-zero waits.
+            if slept {
+                start.elapsed()
+            } else {
+                Duration::ZERO
+            }
+        };
         loop {
             let notified = self.notify.notified();
             let sleep_until = {
@@ -384,12 +400,12 @@ impl HeaderGate {
                         } else {
                             *probing = true;
                             bucket.in_flight += 1;
-                            return start.elapsed();
+                            return waited(slept);
                         }
                     }
                     BucketState::NoHeaders => {
                         bucket.in_flight += 1;
-                        return start.elapsed();
+                        return waited(slept);
                     }
                     BucketState::Window {
                         remaining,
@@ -405,18 +421,19 @@ impl HeaderGate {
                         if *remaining > 0 {
                             *remaining -= 1;
                             bucket.in_flight += 1;
-                            return start.elapsed();
+                            return waited(slept);
                         }
                         if reset_at.is_none() && bucket.in_flight == 0 {
                             // Nothing in flight will tell us about the new
                             // window: let one call through to ask.
                             bucket.in_flight += 1;
-                            return start.elapsed();
+                            return waited(slept);
                         }
                         reset_at.map(|t| t + self.margin)
                     }
                 }
             };
+            slept = true;
             match sleep_until {
                 Some(t) => {
                     on_wait(t.saturating_duration_since(Instant::now()));
@@ -590,6 +607,18 @@ mod tests {
         clock.advance(Duration::from_secs(6));
         assert!(lim.try_acquire("GET /users.list").is_ok());
         assert!(lim.try_acquire("GET /users.list").is_err());
+    }
+
+    #[tokio::test]
+    async fn calls_that_do_not_wait_report_zero_on_real_time() {
+        // Regression: `start.elapsed()` is never zero on a running clock, so
+        // every call used to count as a rate-limit wait.
+        let lim = GovernorLimiter::new(RateLimit::per_endpoint(5, Duration::from_secs(1)));
+        assert_eq!(lim.acquire("a", &ignore_wait).await, Duration::ZERO);
+        let gate = HeaderGate::new(Duration::ZERO);
+        assert_eq!(gate.wait("b", &ignore_wait).await, Duration::ZERO);
+        gate.observe("b", &RateLimitInfo::default(), false);
+        assert_eq!(gate.wait("b", &ignore_wait).await, Duration::ZERO);
     }
 
     #[tokio::test(start_paused = true)]
