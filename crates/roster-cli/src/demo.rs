@@ -143,7 +143,12 @@ pub async fn demo(args: &DemoArgs, verbose: bool) -> anyhow::Result<u8> {
     print_table(&rows)?;
     eprintln!();
     eprintln!("next:");
-    eprintln!("  roster report licenses {}", rows[0].sqlite.display());
+    // The simulated organisations' activity ends on 2025-06-01: judge
+    // "inactive" from then, not from today.
+    eprintln!(
+        "  roster report licenses {} --as-of 2025-06-01",
+        rows[0].sqlite.display()
+    );
     eprintln!(
         "  sqlite3 {} \"SELECT r.display_name, g.entitlement FROM grants g JOIN resources r ON r.type = g.principal_type AND r.id = g.principal_id LIMIT 10\"",
         rows[1].sqlite.display()
