@@ -7,14 +7,13 @@ use roster_core::http::required_var;
 use roster_core::{ClientOptions, HttpConfig, RateLimit, RateLimitDialect, Result, RetryPolicy};
 use secrecy::SecretString;
 
+use crate::endpoints::SERVER_PER_PAGE_CAP;
+
 /// Environment variable holding the base URL (the name the Baton Mattermost
 /// connector documents, so users can switch without renaming).
 pub const ENV_BASE_URL: &str = "BATON_BASE_URL";
 /// Environment variable holding the personal access token or bot token.
 pub const ENV_API_TOKEN: &str = "BATON_API_TOKEN";
-
-/// Mattermost's silent cap on `per_page`.
-pub(crate) const SERVER_PER_PAGE_CAP: u32 = 200;
 
 /// Settings of a [`MattermostConnector`](crate::MattermostConnector).
 ///

@@ -3,7 +3,7 @@
 //! so a server that omits one (Mattermost omits `is_bot` when false) still
 //! decodes; unknown fields are ignored.
 
-use roster_core::{Endpoint, Keyed};
+use roster_core::{Call, Endpoint, Keyed, PageRequest, Paging};
 use serde::Deserialize;
 
 /// Connectivity check; needs no authentication.
@@ -25,6 +25,28 @@ pub(crate) const STATUS_IDS: Endpoint = Endpoint::post("/api/v4/users/status/ids
 
 /// Largest page of `/reports/users` Mattermost serves.
 pub(crate) const REPORT_PAGE_SIZE: u32 = 100;
+/// Mattermost's silent cap on `per_page`.
+pub(crate) const SERVER_PER_PAGE_CAP: u32 = 200;
+
+/// How the `page`/`per_page` listings (`USERS`, `TEAMS`, `TEAM_MEMBERS`)
+/// page: 0-based pages, `per_page` capped at 200.
+pub(crate) fn paging(per_page: u32) -> Paging {
+    Paging::PageNumber {
+        per_page,
+        server_cap: Some(SERVER_PER_PAGE_CAP),
+    }
+}
+
+/// `call` for the page `req` of a `page`/`per_page` listing.
+pub(crate) fn paged(call: Call, req: &PageRequest) -> Call {
+    match req {
+        PageRequest::Number { page, per_page } => {
+            call.query("page", page).query("per_page", per_page)
+        }
+        // The listings above are page-number only.
+        PageRequest::Offset { .. } | PageRequest::Cursor(_) => call,
+    }
+}
 
 /// A user of `GET /api/v4/users` and `/users/me`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]

@@ -7,12 +7,11 @@
 use futures::stream;
 use futures::{StreamExt, TryStreamExt};
 use roster_core::{
-    Entitlement, EntitlementId, Grant, HttpClient, ItemStream, Listed, Page, PageRequest, Paging,
-    PagingLimits, Purpose, Resource, ResourceRef, ResourceSyncer, ResourceType, paginate,
+    Entitlement, EntitlementId, Grant, HttpClient, ItemStream, Listed, Page, PagingLimits, Purpose,
+    Resource, ResourceRef, ResourceSyncer, ResourceType, paginate,
 };
 
-use crate::config::SERVER_PER_PAGE_CAP;
-use crate::endpoints::{TEAM_MEMBERS, TEAMS, TeamDto, TeamMemberDto};
+use crate::endpoints::{TEAM_MEMBERS, TEAMS, TeamDto, TeamMemberDto, paged, paging};
 
 /// The entitlement every member holds.
 pub(crate) const MEMBER: &str = "member";
@@ -28,20 +27,6 @@ pub(crate) struct TeamsSyncer {
     pub(crate) per_page: u32,
 }
 
-fn paging(per_page: u32) -> Paging {
-    Paging::PageNumber {
-        per_page,
-        server_cap: Some(SERVER_PER_PAGE_CAP),
-    }
-}
-
-fn page_number(req: &PageRequest) -> (u32, u32) {
-    match req {
-        PageRequest::Number { page, per_page } => (*page, *per_page),
-        _ => (0, SERVER_PER_PAGE_CAP),
-    }
-}
-
 impl ResourceSyncer for TeamsSyncer {
     fn resource_type(&self) -> ResourceType {
         ResourceType::Team
@@ -55,11 +40,8 @@ impl ResourceSyncer for TeamsSyncer {
             PagingLimits::default(),
             move |req| {
                 let client = client.clone();
-                async move {
-                    let (page, per_page) = page_number(&req);
-                    let call = TEAMS.call().query("page", page).query("per_page", per_page);
-                    client.json::<Vec<TeamDto>>(&call).await.map(Page::new)
-                }
+                let call = paged(TEAMS.call(), &req);
+                async move { client.json::<Vec<TeamDto>>(&call).await.map(Page::new) }
             },
         )
         .map_ok(|t| Listed::from(team_resource(&t)))
@@ -92,14 +74,8 @@ impl ResourceSyncer for TeamsSyncer {
             PagingLimits::confirming(),
             move |req| {
                 let client = client.clone();
-                let team_id = team_id.clone();
+                let call = paged(TEAM_MEMBERS.call().param("team_id", &team_id), &req);
                 async move {
-                    let (page, per_page) = page_number(&req);
-                    let call = TEAM_MEMBERS
-                        .call()
-                        .param("team_id", &team_id)
-                        .query("page", page)
-                        .query("per_page", per_page);
                     client
                         .json::<Vec<TeamMemberDto>>(&call)
                         .await

@@ -14,9 +14,9 @@ use roster_core::{
     UserTraits, paginate,
 };
 
-use crate::config::SERVER_PER_PAGE_CAP;
 use crate::endpoints::{
-    REPORT_PAGE_SIZE, REPORTS_USERS, STATUS_IDS, StatusDto, USERS, UserDto, UserReportDto,
+    REPORT_PAGE_SIZE, REPORTS_USERS, STATUS_IDS, StatusDto, USERS, UserDto, UserReportDto, paged,
+    paging,
 };
 
 /// Lists users.
@@ -64,18 +64,12 @@ fn list_users(client: HttpClient, per_page: u32, enrich: bool) -> ItemStream<'st
     let pages_client = client.clone();
     let users = paginate(
         USERS.to_string(),
-        Paging::PageNumber {
-            per_page,
-            server_cap: Some(SERVER_PER_PAGE_CAP),
-        },
+        paging(per_page),
         PagingLimits::default(),
         move |req| {
             let client = pages_client.clone();
-            async move {
-                let (page, per_page) = page_number(&req);
-                let call = USERS.call().query("page", page).query("per_page", per_page);
-                client.json::<Vec<UserDto>>(&call).await.map(Page::new)
-            }
+            let call = paged(USERS.call(), &req);
+            async move { client.json::<Vec<UserDto>>(&call).await.map(Page::new) }
         },
     );
     if !enrich {
@@ -106,13 +100,6 @@ fn list_users(client: HttpClient, per_page: u32, enrich: bool) -> ItemStream<'st
         .buffered(2)
         .flatten()
         .boxed()
-}
-
-fn page_number(req: &PageRequest) -> (u32, u32) {
-    match req {
-        PageRequest::Number { page, per_page } => (*page, *per_page),
-        _ => (0, SERVER_PER_PAGE_CAP),
-    }
 }
 
 /// Sets `last_activity_at` of `users` from `POST /users/status/ids`.

@@ -80,7 +80,7 @@ pub(crate) async fn validate(
                 me.roles.trim()
             ),
         ));
-        report.rate_limit = rate_limit_status(client, config);
+        report.rate_limit = rate_limit_status(client);
         return Ok(report);
     }
     report.push(Check::pass(
@@ -105,7 +105,7 @@ pub(crate) async fn validate(
             .max(1);
         started.elapsed() / u32::try_from(n).unwrap_or(u32::MAX)
     };
-    report.rate_limit = rate_limit_status(client, config);
+    report.rate_limit = rate_limit_status(client);
     match plan(client, config, latency).await {
         Ok((plan, note)) => {
             report.push(Check::pass("plan", note));
@@ -182,41 +182,30 @@ async fn enrichment_checks(client: &HttpClient, me: &UserDto, report: &mut Valid
     }
 }
 
-/// What the server's headers and the configuration say about limits.
-fn rate_limit_status(client: &HttpClient, config: &MattermostConfig) -> Option<RateLimitStatus> {
+/// What the server's headers say about limits (`limited` is the server's
+/// verdict; a client-side quota is only named in the detail).
+fn rate_limit_status(client: &HttpClient) -> Option<RateLimitStatus> {
     let key = client.dialect().gate_key("*");
-    let quota = config
-        .http_config()
-        .ok()
-        .and_then(|c| c.rate_limit)
+    let quota = client
+        .config()
+        .rate_limit
         .map(|q| format!("; client-side quota {q} per endpoint"))
         .unwrap_or_default();
-    let server = client.gate().is_limited(key);
-    match server {
-        Some(true) => {
-            let limit = client
-                .gate()
-                .reported_limit(key)
-                .map_or_else(|| "a limit".to_owned(), |l| format!("{l} requests/s"));
-            Some(RateLimitStatus {
-                limited: true,
-                detail: format!(
-                    "the server sends X-RateLimit-* headers: {limit} per client (Mattermost RateLimitSettings, keyed by client IP by default); roster paces to them{quota}"
-                ),
-            })
-        }
-        Some(false) => Some(RateLimitStatus {
-            limited: config
-                .http_config()
-                .ok()
-                .and_then(|c| c.rate_limit)
-                .is_some(),
-            detail: format!(
-                "no X-RateLimit-* headers on validation's requests: Mattermost rate limiting is off{quota}"
-            ),
-        }),
-        None => None,
-    }
+    let limited = client.gate().is_limited(key)?;
+    let detail = if limited {
+        let limit = client
+            .gate()
+            .reported_limit(key)
+            .map_or_else(|| "a limit".to_owned(), |l| format!("{l} requests/s"));
+        format!(
+            "the server sends X-RateLimit-* headers: {limit} per client (Mattermost RateLimitSettings, keyed by client IP by default); roster paces to them{quota}"
+        )
+    } else {
+        format!(
+            "no X-RateLimit-* headers on validation's requests: Mattermost rate limiting is off{quota}"
+        )
+    };
+    Some(RateLimitStatus { limited, detail })
 }
 
 /// Totals, requests per bucket and the estimated duration.
@@ -257,7 +246,7 @@ async fn plan(
         listing.push((STATUS_IDS.bucket(), users.div_ceil(per_page)));
     }
 
-    let quota = config.http_config().ok().and_then(|c| c.rate_limit);
+    let quota = client.config().rate_limit;
     let key = client.dialect().gate_key("*");
     let server_limit = client
         .gate()
@@ -323,4 +312,36 @@ async fn plan(
         },
         note,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use roster_core::{Connector, RateLimit};
+    use roster_sim::mattermost::{MattermostSim, OrgSpec};
+    use secrecy::SecretString;
+
+    use crate::{MattermostConfig, MattermostConnector};
+
+    #[tokio::test]
+    async fn a_client_quota_does_not_make_an_unlimited_server_limited() {
+        let sim = MattermostSim::new(OrgSpec::small());
+        let server = sim.spawn().await;
+        let config = MattermostConfig::new(
+            server.base_url(),
+            SecretString::from(MattermostSim::ADMIN_TOKEN),
+        )
+        .rate_limit(Some(RateLimit::per_endpoint(100, Duration::from_secs(1))));
+        let report = MattermostConnector::new(config)
+            .unwrap()
+            .validate()
+            .await
+            .unwrap();
+        let rl = report.rate_limit.expect("rate-limit status");
+        // `limited` says whether the *server* limits this token; the quota
+        // is the client's own choice and is named in the detail.
+        assert!(!rl.limited, "{rl:?}");
+        assert!(rl.detail.contains("client-side quota"), "{rl:?}");
+    }
 }

@@ -40,50 +40,50 @@ pub(crate) fn paged(endpoint: Endpoint, req: &PageRequest) -> Call {
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct InfoDto {
     #[serde(default)]
-    pub version: Option<String>,
+    pub(crate) version: Option<String>,
     #[serde(default)]
-    pub info: Option<InfoVersionDto>,
+    pub(crate) info: Option<InfoVersionDto>,
 }
 
 /// Older servers nest the version under `info`.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct InfoVersionDto {
     #[serde(default)]
-    pub version: Option<String>,
+    pub(crate) version: Option<String>,
 }
 
 /// `GET /api/v1/me`.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct MeDto {
     #[serde(rename = "_id")]
-    pub id: String,
+    pub(crate) id: String,
     #[serde(default)]
-    pub username: Option<String>,
+    pub(crate) username: Option<String>,
     #[serde(default)]
-    pub roles: Option<Vec<String>>,
+    pub(crate) roles: Option<Vec<String>>,
 }
 
 /// `GET /api/v1/permissions.listAll`.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct PermissionsDto {
     #[serde(default)]
-    pub update: Vec<PermissionDto>,
+    pub(crate) update: Vec<PermissionDto>,
 }
 
 /// One permission and the role ids holding it.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct PermissionDto {
     #[serde(rename = "_id")]
-    pub id: String,
+    pub(crate) id: String,
     #[serde(default)]
-    pub roles: Option<Vec<String>>,
+    pub(crate) roles: Option<Vec<String>>,
 }
 
 /// `GET /api/v1/users.list`.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct UsersListDto {
-    pub users: Vec<UserDto>,
-    pub total: u64,
+    pub(crate) users: Vec<UserDto>,
+    pub(crate) total: u64,
 }
 
 /// A user of `users.list`. `emails`, `roles` and `lastLogin` come only to
@@ -92,52 +92,52 @@ pub(crate) struct UsersListDto {
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct UserDto {
     #[serde(rename = "_id")]
-    pub id: String,
+    pub(crate) id: String,
     #[serde(default)]
-    pub username: Option<String>,
+    pub(crate) username: Option<String>,
     #[serde(default)]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     #[serde(default)]
-    pub emails: Option<Vec<EmailDto>>,
+    pub(crate) emails: Option<Vec<EmailDto>>,
     #[serde(default)]
-    pub roles: Option<Vec<String>>,
+    pub(crate) roles: Option<Vec<String>>,
     #[serde(default)]
-    pub active: Option<bool>,
+    pub(crate) active: Option<bool>,
     #[serde(rename = "type", default)]
-    pub kind: Option<String>,
+    pub(crate) kind: Option<String>,
     #[serde(rename = "lastLogin", default)]
-    pub last_login: Option<Value>,
+    pub(crate) last_login: Option<Value>,
     #[serde(rename = "createdAt", default)]
-    pub created_at: Option<Value>,
+    pub(crate) created_at: Option<Value>,
     #[serde(default)]
-    pub federated: Option<bool>,
+    pub(crate) federated: Option<bool>,
 }
 
 /// One address of a user.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct EmailDto {
     #[serde(default)]
-    pub address: Option<String>,
+    pub(crate) address: Option<String>,
 }
 
 /// `GET /api/v1/roles.list`.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct RolesListDto {
-    pub roles: Vec<RoleDto>,
+    pub(crate) roles: Vec<RoleDto>,
 }
 
 /// A role. Built-in roles have `_id == name`; custom roles a random `_id`.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct RoleDto {
     #[serde(rename = "_id")]
-    pub id: String,
+    pub(crate) id: String,
     #[serde(default)]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// `Users` (workspace-wide) or `Subscriptions` (room-scoped).
     #[serde(default)]
-    pub scope: Option<String>,
+    pub(crate) scope: Option<String>,
     #[serde(default)]
-    pub protected: Option<bool>,
+    pub(crate) protected: Option<bool>,
 }
 
 /// Role scope of workspace-wide roles (the default when a role omits it).
@@ -145,7 +145,7 @@ pub(crate) const SCOPE_USERS: &str = "Users";
 
 impl RoleDto {
     /// The scope, `Users` when absent (Rocket.Chat's default).
-    pub fn scope(&self) -> &str {
+    pub(crate) fn scope(&self) -> &str {
         self.scope.as_deref().unwrap_or(SCOPE_USERS)
     }
 }
@@ -153,47 +153,47 @@ impl RoleDto {
 /// `GET /api/v1/teams.listAll`.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct TeamsListDto {
-    pub teams: Vec<TeamDto>,
-    pub total: u64,
+    pub(crate) teams: Vec<TeamDto>,
+    pub(crate) total: u64,
 }
 
 /// A team.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct TeamDto {
     #[serde(rename = "_id")]
-    pub id: String,
+    pub(crate) id: String,
     #[serde(default)]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// 0 public, 1 private.
     #[serde(rename = "type", default)]
-    pub kind: Option<Value>,
+    pub(crate) kind: Option<Value>,
     #[serde(rename = "roomId", default)]
-    pub room_id: Option<String>,
+    pub(crate) room_id: Option<String>,
     /// Active members, when the server says (used only for planning).
     #[serde(rename = "numberOfUsers", default)]
-    pub number_of_users: Option<u64>,
+    pub(crate) number_of_users: Option<u64>,
 }
 
 /// `GET /api/v1/teams.members`.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct MembersDto {
-    pub members: Vec<MemberDto>,
-    pub total: u64,
+    pub(crate) members: Vec<MemberDto>,
+    pub(crate) total: u64,
 }
 
 /// One member of a team. Plain members have no `roles` or `[]`.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct MemberDto {
-    pub user: MemberUserDto,
+    pub(crate) user: MemberUserDto,
     #[serde(default)]
-    pub roles: Option<Vec<String>>,
+    pub(crate) roles: Option<Vec<String>>,
 }
 
 /// The user of a membership.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct MemberUserDto {
     #[serde(rename = "_id")]
-    pub id: String,
+    pub(crate) id: String,
 }
 
 impl Keyed for UserDto {

@@ -69,8 +69,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use reqwest::header::HeaderName;
 use roster_core::{
-    Auth, Connector, HttpClient, Paging, RateLimit, RateLimitDialect, ResourceSyncer, Result,
-    ValidationReport,
+    Auth, Connector, HttpClient, Paging, RateLimitDialect, ResourceSyncer, Result, ValidationReport,
 };
 use secrecy::SecretString;
 use tokio::sync::OnceCell;
@@ -81,6 +80,9 @@ pub use config::{
 
 use roles::RoleTable;
 
+/// The connector's name: the snapshot header's `connector`.
+pub const NAME: &str = "rocketchat";
+
 /// The Rocket.Chat connector. Build one per sync: the role list is read
 /// once and cached for the connector's life.
 #[derive(Debug)]
@@ -88,7 +90,6 @@ pub struct RocketChatConnector {
     client: HttpClient,
     count: u32,
     infinite_count: bool,
-    quota: Option<RateLimit>,
     roles: OnceCell<Arc<RoleTable>>,
 }
 
@@ -115,7 +116,6 @@ impl RocketChatConnector {
             client: HttpClient::new(http, auth)?,
             count: config.count,
             infinite_count: config.infinite_count,
-            quota: config.options.rate_limit,
             roles: OnceCell::new(),
         })
     }
@@ -140,7 +140,7 @@ impl RocketChatConnector {
 #[async_trait]
 impl Connector for RocketChatConnector {
     fn name(&self) -> &'static str {
-        "rocketchat"
+        NAME
     }
 
     fn source(&self) -> String {

@@ -17,12 +17,12 @@ pub(crate) const ASSIGNED: &str = "assigned";
 /// Every role, and the ids of the workspace-scope ones.
 #[derive(Debug)]
 pub(crate) struct RoleTable {
-    pub roles: Vec<RoleDto>,
+    pub(crate) roles: Vec<RoleDto>,
     users_scope: HashSet<String>,
 }
 
 impl RoleTable {
-    pub fn new(roles: Vec<RoleDto>) -> Self {
+    pub(crate) fn new(roles: Vec<RoleDto>) -> Self {
         let users_scope = roles
             .iter()
             .filter(|r| r.scope() == SCOPE_USERS)
@@ -34,7 +34,7 @@ impl RoleTable {
     /// Whether users holding `role_id` get an `assigned` grant: the role
     /// exists and is workspace-wide. Room-scoped (`Subscriptions`) roles and
     /// ids of deleted roles get none.
-    pub fn grants_assignment(&self, role_id: &str) -> bool {
+    pub(crate) fn grants_assignment(&self, role_id: &str) -> bool {
         self.users_scope.contains(role_id)
     }
 }
@@ -50,6 +50,7 @@ pub(crate) fn role_resource(role: &RoleDto) -> Resource {
     let name = role
         .name
         .as_deref()
+        .map(str::trim)
         .filter(|n| !n.is_empty())
         .unwrap_or(&role.id);
     Resource::new(ResourceType::Role, role.id.as_str(), name)
@@ -61,7 +62,7 @@ pub(crate) fn role_resource(role: &RoleDto) -> Resource {
 /// The role syncer. Grants come from the user listing (each user carries
 /// its role ids), so this syncer reads none.
 pub(crate) struct RoleSyncer<'a> {
-    pub connector: &'a RocketChatConnector,
+    pub(crate) connector: &'a RocketChatConnector,
 }
 
 impl ResourceSyncer for RoleSyncer<'_> {
@@ -123,5 +124,7 @@ mod tests {
         assert_eq!(r.profile["scope"], "Users");
         assert_eq!(r.profile["protected"], false);
         assert_eq!(r.profile["name"], "auditor");
+        let blank = role_resource(&role(json!({"_id": "r1", "name": " "})));
+        assert_eq!(blank.display_name, "r1");
     }
 }

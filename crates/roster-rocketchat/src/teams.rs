@@ -24,8 +24,11 @@ const ROLE_SLUGS: [&str; 3] = ["owner", "moderator", "leader"];
 pub(crate) fn team_resource(team: TeamDto) -> Listed {
     let display_name = team
         .name
+        .as_deref()
+        .map(str::trim)
         .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| team.id.clone());
+        .unwrap_or(&team.id)
+        .to_owned();
     let team_type = match team.kind {
         Some(Value::Number(n)) => Value::Number(n),
         Some(Value::String(s)) => s.parse::<u64>().map_or(Value::String(s), Value::from),
@@ -53,7 +56,7 @@ pub(crate) fn member_grants(team: &ResourceRef, member: &MemberDto) -> Vec<Grant
 
 /// The team syncer.
 pub(crate) struct TeamSyncer<'a> {
-    pub connector: &'a RocketChatConnector,
+    pub(crate) connector: &'a RocketChatConnector,
 }
 
 impl ResourceSyncer for TeamSyncer<'_> {
@@ -135,6 +138,9 @@ mod tests {
         assert_eq!(r.display_name, "apollo");
         assert_eq!(r.profile["team_type"], 1);
         assert_eq!(r.profile["room_id"], "R1");
+        let blank: TeamDto =
+            serde_json::from_value(json!({"_id": "T2", "name": " ", "type": 0})).unwrap();
+        assert_eq!(team_resource(blank).resource.display_name, "T2");
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub(crate) fn user_listed(user: UserDto, roles: &RoleTable) -> Listed {
     let display_name = [user.name.as_deref(), Some(username.as_str())]
         .into_iter()
         .flatten()
+        .map(str::trim)
         .find(|s| !s.is_empty())
         .unwrap_or(&user.id)
         .to_owned();
@@ -81,7 +82,7 @@ pub(crate) fn user_listed(user: UserDto, roles: &RoleTable) -> Listed {
 
 /// The user syncer.
 pub(crate) struct UserSyncer<'a> {
-    pub connector: &'a RocketChatConnector,
+    pub(crate) connector: &'a RocketChatConnector,
 }
 
 impl ResourceSyncer for UserSyncer<'_> {
@@ -252,6 +253,14 @@ mod tests {
         assert_eq!(flagged.resource.profile["federated"], true);
         let anonymous = user_listed(user(json!({"_id": "n1"})), &table());
         assert_eq!(anonymous.resource.display_name, "n1");
+        let blank = user_listed(
+            user(json!({"_id": "n2", "username": "grace", "name": "  "})),
+            &table(),
+        );
+        assert_eq!(
+            blank.resource.display_name, "grace",
+            "a blank name is no name"
+        );
         assert!(!is_matrix_username("@alice"));
         assert!(!is_matrix_username("@:x"));
     }

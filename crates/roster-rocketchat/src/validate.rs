@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use roster_core::validate::{BucketPlan, Plan, RateLimitStatus, format_duration};
-use roster_core::{Check, Endpoint, Error, ErrorKind, Result, ValidationReport};
+use roster_core::{Check, Endpoint, Error, ErrorKind, Result, SyncOptions, ValidationReport};
 use tokio::time::Instant;
 
 use crate::RocketChatConnector;
@@ -29,8 +29,6 @@ const OTHER_CHANNELS: &str = "view-other-user-channels";
 const ASSUMED_UPPER_COUNT: u32 = 100;
 /// Teams read by the planning probe, to estimate member pages per team.
 const TEAM_SAMPLE: u32 = 50;
-/// Teams whose members are read at once (the engine's default concurrency).
-const MEMBER_PARALLELISM: u64 = 8;
 /// Rocket.Chat's default window and limit, when nothing better is known.
 const DEFAULT_WINDOW: Duration = Duration::from_secs(60);
 const DEFAULT_SERVER_LIMIT: u64 = 10;
@@ -135,8 +133,9 @@ fn make_plan(t: &Totals, shape: Shape, limits: Limits, latency: Duration) -> Pla
     let latency_us = latency.as_micros() as u64;
     for (endpoint, n) in requests(t, shape) {
         let b = BucketPlan::new(endpoint.bucket(), n, limit);
+        // The engine reads the members of this many teams at once.
         let parallel = if endpoint == TEAMS_MEMBERS {
-            MEMBER_PARALLELISM
+            SyncOptions::default().concurrency.max(1) as u64
         } else {
             1
         };
@@ -200,7 +199,7 @@ fn permission_check(perms: Option<&Permissions>, perm: &str, why: &str, fix: &st
 pub(crate) async fn validate(c: &RocketChatConnector) -> Result<ValidationReport> {
     let client = &c.client;
     let source = client.config().source();
-    let mut report = ValidationReport::new("rocketchat", &source);
+    let mut report = ValidationReport::new(crate::NAME, &source);
     let mut latency = Latency::default();
 
     // Reachability: `info` needs no credentials and is sent once.
@@ -374,10 +373,11 @@ pub(crate) async fn validate(c: &RocketChatConnector) -> Result<ValidationReport
         .map(|p| p.via(BYPASS).into_iter().map(str::to_owned).collect())
         .unwrap_or_default();
     let gate = client.gate();
-    let heard: Vec<Option<bool>> = [ME, PERMISSIONS_LIST_ALL, USERS_LIST, TEAMS_LIST_ALL]
+    let keys: Vec<String> = [ME, PERMISSIONS_LIST_ALL, USERS_LIST, TEAMS_LIST_ALL]
         .iter()
-        .map(|e| gate.is_limited(&e.bucket()))
+        .map(|e| client.dialect().gate_key(&e.bucket()).to_owned())
         .collect();
+    let heard: Vec<Option<bool>> = keys.iter().map(|k| gate.is_limited(k)).collect();
     let headers_limited = if heard.contains(&Some(true)) {
         Some(true)
     } else if heard.contains(&Some(false)) {
@@ -385,10 +385,7 @@ pub(crate) async fn validate(c: &RocketChatConnector) -> Result<ValidationReport
     } else {
         None
     };
-    let reported = [ME, PERMISSIONS_LIST_ALL, USERS_LIST, TEAMS_LIST_ALL]
-        .iter()
-        .filter_map(|e| gate.reported_limit(&e.bucket()))
-        .min();
+    let reported = keys.iter().filter_map(|k| gate.reported_limit(k)).min();
     let limited = headers_limited.unwrap_or(bypass_via.is_empty());
     let permission_word = match (&perms, bypass_via.is_empty()) {
         (None, _) => format!("`{BYPASS}` could not be checked"),
@@ -409,7 +406,10 @@ pub(crate) async fn validate(c: &RocketChatConnector) -> Result<ValidationReport
     });
 
     // The plan, and what would shorten it.
-    let quota = c.quota.map(|q| (u64::from(q.calls()), q.period()));
+    let quota = client
+        .config()
+        .rate_limit
+        .map(|q| (u64::from(q.calls()), q.period()));
     let window = quota.map_or(DEFAULT_WINDOW, |(_, w)| w);
     let server = limited.then(|| {
         (
