@@ -354,7 +354,8 @@ async fn admin_validation_passes_with_a_plan() {
 
 #[tokio::test(start_paused = true)]
 async fn rate_limited_server_is_reported_planned_and_still_synced_exactly() {
-    let options = SimOptions::default().with_rate_limit(20, 10);
+    // 20 per second; MaxBurst 19, so X-RateLimit-Limit (burst + 1) is 20 too.
+    let options = SimOptions::default().with_rate_limit(20, 19);
     let sim = MattermostSim::with_options(OrgSpec::small(), options);
     let server = sim.spawn().await;
     let conn =
@@ -369,6 +370,36 @@ async fn rate_limited_server_is_reported_planned_and_still_synced_exactly() {
     let (summary, snap) = sync(&conn).await;
     assert_complete(&summary);
     assert_matches_truth(&snap, &sim.ground_truth());
+}
+
+#[tokio::test(start_paused = true)]
+async fn mattermost_default_limits_drain_the_burst_without_429s() {
+    // Mattermost's defaults: 10 per second, MaxBurst 100 (X-RateLimit-Limit
+    // 101). Regression: a drained bucket used to be refilled with the whole
+    // limit after 1/101 s, collecting a storm of 429s.
+    let options = SimOptions::default().with_rate_limit(10, 100);
+    let spec = OrgSpec {
+        users: 400,
+        teams: 200,
+        avg_members: 5,
+        seed: 8,
+    };
+    let sim = MattermostSim::with_options(spec, options);
+    let server = sim.spawn().await;
+    let conn = connector(
+        config(&server, MattermostSim::ADMIN_TOKEN)
+            .per_page(10)
+            .timeout(Duration::from_secs(3600)),
+    );
+    let (summary, snap) = sync(&conn).await;
+    assert_complete(&summary);
+    assert_matches_truth(&snap, &sim.ground_truth());
+    assert!(
+        summary.requests > 250,
+        "the burst was drained: {}",
+        summary.requests
+    );
+    assert_eq!(sim.log().count_status(429), 0, "paced, never rejected");
 }
 
 // ------------------------------------------------------------ faults
@@ -626,9 +657,11 @@ async fn disabled_enrichment_makes_no_enrichment_requests() {
 
 #[tokio::test(start_paused = true)]
 async fn plan_estimate_is_within_ten_percent_of_a_rate_limited_sync() {
-    // 10 requests/s, burst 10: the sync's ~75 requests are paced by the
-    // server's token bucket (tokio's paused clock: no real waiting).
-    let options = SimOptions::default().with_rate_limit(10, 10);
+    // 10 requests/s, 10 at once (MaxBurst 9): the sync's ~75 requests are
+    // paced by the server's token bucket (tokio's paused clock: no real
+    // waiting). Mattermost reports the burst, not the rate; with burst ==
+    // rate the plan's assumption holds.
+    let options = SimOptions::default().with_rate_limit(10, 9);
     let spec = OrgSpec {
         users: 600,
         teams: 60,

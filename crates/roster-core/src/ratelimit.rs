@@ -184,9 +184,9 @@ where
 pub enum ResetHeader {
     /// Epoch milliseconds when the window ends (Rocket.Chat).
     EpochMillis,
-    /// Seconds until a token bucket is full again (Mattermost); with
-    /// `remaining == 0` the next call is allowed after one refill interval
-    /// (`1 / X-RateLimit-Limit` s), not after the full reset.
+    /// Seconds until a token bucket is full again (Mattermost). The next
+    /// token comes after about `reset / (limit − remaining)`, not after the
+    /// full reset.
     SecondsUntilFull,
 }
 
@@ -248,20 +248,35 @@ impl RateLimitDialect {
         // Never trust a reset further away than an hour: a garbage or skewed
         // header must not park the sync.
         let cap = |d: Duration| d.min(MAX_HEADER_WAIT);
-        let reset_at = reset_raw.map(|raw| match self.reset {
-            ResetHeader::EpochMillis => {
+        // Calls allowed once `reset_at` passes.
+        let mut refill = limit;
+        let mut current = false;
+        let reset_at = match self.reset {
+            ResetHeader::EpochMillis => reset_raw.map(|raw| {
                 let wait = Duration::from_millis(raw.saturating_sub(clock::unix_millis()));
                 now + cap(wait)
-            }
+            }),
             ResetHeader::SecondsUntilFull => {
-                if remaining == Some(0) {
-                    let per = limit.filter(|l| *l > 0).unwrap_or(1);
-                    now + Duration::from_secs_f64(1.0 / per as f64)
-                } else {
-                    now + cap(Duration::from_secs(raw))
-                }
+                // A token bucket: each answer describes the bucket as it is
+                // now. Mattermost's limit is the burst, not the rate, and
+                // the reset says when all `limit` tokens are back, so one
+                // token takes about reset / (limit − remaining). The gate lets the
+                // remaining calls go, then one call per token: never a
+                // burst into an empty bucket.
+                refill = Some(1);
+                current = true;
+                // The reset is rounded up to whole seconds, so reset over
+                // the missing tokens is (almost) never shorter than a token.
+                let missing = limit.map(|l| l.saturating_sub(remaining.unwrap_or(0)));
+                let per_token = match (reset_raw, missing, limit) {
+                    (Some(r), Some(m), _) if r > 0 && m > 0 => r as f64 / m as f64,
+                    (_, _, Some(l)) if l > 0 => 1.0 / l as f64,
+                    _ => 1.0,
+                };
+                (remaining.is_some() || reset_raw.is_some())
+                    .then(|| now + cap(Duration::from_secs_f64(per_token)))
             }
-        });
+        };
         let retry_after = headers
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
@@ -272,6 +287,8 @@ impl RateLimitDialect {
             remaining,
             reset_at,
             retry_after,
+            refill,
+            current,
         }
     }
 }
@@ -311,6 +328,12 @@ pub struct RateLimitInfo {
     pub reset_at: Option<Instant>,
     /// `Retry-After`.
     pub retry_after: Option<Duration>,
+    /// Calls allowed once `reset_at` passes: the whole limit for a fixed
+    /// window, one for a token bucket. `None`: the limit.
+    pub refill: Option<u64>,
+    /// The answer describes the limit as it is now (a token bucket), so its
+    /// `remaining` replaces the gate's own count rather than capping it.
+    pub current: bool,
 }
 
 impl RateLimitInfo {
@@ -339,6 +362,7 @@ enum BucketState {
     Window {
         remaining: u64,
         reset_at: Option<Instant>,
+        /// Calls allowed once `reset_at` passes.
         limit: Option<u64>,
     },
 }
@@ -347,6 +371,8 @@ enum BucketState {
 struct Bucket {
     state: BucketState,
     in_flight: u64,
+    /// The last `X-RateLimit-Limit` seen.
+    reported_limit: Option<u64>,
 }
 
 /// Paces calls by what the server's rate-limit headers say.
@@ -391,6 +417,7 @@ impl HeaderGate {
                 let bucket = buckets.entry(key.to_owned()).or_insert(Bucket {
                     state: BucketState::Unknown { probing: false },
                     in_flight: 0,
+                    reported_limit: None,
                 });
                 let now = Instant::now();
                 match &mut bucket.state {
@@ -437,7 +464,12 @@ impl HeaderGate {
             match sleep_until {
                 Some(t) => {
                     on_wait(t.saturating_duration_since(Instant::now()));
-                    tokio::time::sleep_until(t).await;
+                    // A response may shorten the wait (a token bucket
+                    // refilling, a count corrected): look again then.
+                    tokio::select! {
+                        () = tokio::time::sleep_until(t) => {}
+                        () = notified => {}
+                    }
                 }
                 // Wait for a response to tell us more (bounded, in case the
                 // call in flight never reports).
@@ -457,6 +489,7 @@ impl HeaderGate {
                 return;
             };
             bucket.in_flight = bucket.in_flight.saturating_sub(1);
+            bucket.reported_limit = info.limit.or(bucket.reported_limit);
             let others = bucket.in_flight;
             let now = Instant::now();
             if rejected {
@@ -464,7 +497,7 @@ impl HeaderGate {
                     .wait_after_rejection()
                     .map(|w| now + w)
                     .or(Some(now + Duration::from_secs(1)));
-                let limit = info.limit.or(match bucket.state {
+                let limit = info.refill.or(info.limit).or(match bucket.state {
                     BucketState::Window { limit, .. } => limit,
                     _ => None,
                 });
@@ -472,6 +505,24 @@ impl HeaderGate {
                     remaining: 0,
                     reset_at,
                     limit,
+                };
+            } else if let (Some(server_remaining), true) = (info.remaining, info.current) {
+                let fresh = server_remaining.saturating_sub(others);
+                let remaining = match bucket.state {
+                    // No token can have come back since the last answer:
+                    // answers overtaking each other must not raise the
+                    // count.
+                    BucketState::Window {
+                        remaining,
+                        reset_at: Some(next_token),
+                        ..
+                    } if now < next_token => remaining.min(fresh),
+                    _ => fresh,
+                };
+                bucket.state = BucketState::Window {
+                    remaining,
+                    reset_at: info.reset_at,
+                    limit: info.refill.or(info.limit),
                 };
             } else if let Some(server_remaining) = info.remaining {
                 // Our own count of a window already includes the calls in
@@ -491,7 +542,7 @@ impl HeaderGate {
                         BucketState::Window {
                             remaining: remaining.min(server_remaining),
                             reset_at: Some(old),
-                            limit: info.limit.or(limit),
+                            limit: info.refill.or(info.limit).or(limit),
                         }
                     }
                     BucketState::Window { reset_at: None, .. }
@@ -511,13 +562,13 @@ impl HeaderGate {
                         BucketState::Window {
                             remaining: remaining.min(server_remaining),
                             reset_at: info.reset_at,
-                            limit: info.limit.or(limit),
+                            limit: info.refill.or(info.limit).or(limit),
                         }
                     }
                     _ => BucketState::Window {
                         remaining: server_remaining.saturating_sub(others),
                         reset_at: info.reset_at,
-                        limit: info.limit,
+                        limit: info.refill.or(info.limit),
                     },
                 };
             } else if let BucketState::Unknown { .. } = bucket.state {
@@ -555,10 +606,7 @@ impl HeaderGate {
     /// The last limit the server reported for `key`.
     pub fn reported_limit(&self, key: &str) -> Option<u64> {
         let buckets = self.buckets.lock().expect("gate lock");
-        match buckets.get(key).map(|b| b.state) {
-            Some(BucketState::Window { limit, .. }) => limit,
-            _ => None,
-        }
+        buckets.get(key).and_then(|b| b.reported_limit)
     }
 }
 
@@ -694,6 +742,8 @@ mod tests {
             remaining: Some(1),
             reset_at: Some(reset_at),
             retry_after: None,
+            refill: None,
+            current: false,
         };
         gate.observe("b", &info, false);
         // One call left in this window, then a wait until the reset.
@@ -744,6 +794,8 @@ mod tests {
             remaining: Some(0),
             reset_at: Some(reset_at),
             retry_after: None,
+            refill: None,
+            current: false,
         };
         gate.observe("b", &exhausted, false);
         tokio::time::sleep_until(reset_at).await;
@@ -755,6 +807,8 @@ mod tests {
             remaining: Some(5),
             reset_at: Some(reset_at + Duration::from_secs(1)),
             retry_after: None,
+            refill: None,
+            current: false,
         };
         gate.observe("b", &info, false);
         // Two more calls fit this window, the third waits for its end.
@@ -772,6 +826,8 @@ mod tests {
             remaining: Some(0),
             reset_at: Some(Instant::now() + Duration::from_secs(12)),
             retry_after: None,
+            refill: None,
+            current: false,
         };
         gate.observe("b", &info, true);
         assert_eq!(gate.wait("b", &ignore_wait).await, Duration::from_secs(12));

@@ -364,23 +364,46 @@ async fn an_interrupted_sync_says_so() {
     assert!(summary.warnings[0].contains("interrupted"));
 }
 
-struct StopAfter {
-    teams_done: std::sync::atomic::AtomicUsize,
-    after: usize,
-    stop: tokio::sync::Notify,
+/// A file sink that signals `stop` once it has written `grants` grants and
+/// `checkpoints` checkpoints: where the test "kills" the sync.
+struct CutAfter {
+    inner: JsonlFile,
+    grants: usize,
+    checkpoints: usize,
+    stop: std::sync::Arc<tokio::sync::Notify>,
 }
 
-impl roster_core::Progress for StopAfter {
-    fn event(&self, event: roster_core::ProgressEvent<'_>) {
-        if let roster_core::ProgressEvent::GrantsDone(ResourceType::Team) = event {
-            let n = self
-                .teams_done
-                .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-                + 1;
-            if n == self.after {
-                self.stop.notify_one();
-            }
+impl CutAfter {
+    fn check(&self) {
+        if self.grants == 0 && self.checkpoints == 0 {
+            self.stop.notify_one();
         }
+    }
+}
+
+impl roster_core::Sink for CutAfter {
+    type Error = std::io::Error;
+    async fn begin(&mut self, header: &roster_core::Header) -> std::io::Result<()> {
+        self.inner.begin(header).await
+    }
+    async fn write(&mut self, record: &Record) -> std::io::Result<()> {
+        self.inner.write(record).await?;
+        if matches!(record, Record::Grant(_)) && self.grants > 0 {
+            self.grants -= 1;
+            self.check();
+        }
+        Ok(())
+    }
+    async fn checkpoint(&mut self, done: &ResourceRef) -> std::io::Result<()> {
+        self.inner.checkpoint(done).await?;
+        if self.checkpoints > 0 {
+            self.checkpoints -= 1;
+            self.check();
+        }
+        Ok(())
+    }
+    async fn finish(&mut self, summary: &roster_core::Summary) -> std::io::Result<()> {
+        self.inner.finish(summary).await
     }
 }
 
@@ -408,30 +431,37 @@ async fn a_killed_sync_resumes_without_rereading_finished_teams_or_duplicating()
         .unwrap();
     let reference = lines_sorted(&std::fs::read_to_string(&full_path).unwrap());
 
-    for after in 1..=2 {
-        let path = dir.path().join(format!("cut-{after}.jsonl"));
-        let stop = std::sync::Arc::new(StopAfter {
-            teams_done: Default::default(),
-            after,
-            stop: tokio::sync::Notify::new(),
-        });
+    // Cut after the first grant (nothing checkpointed), after one team and
+    // after two teams.
+    for (i, (grants, checkpoints)) in [(1, 0), (0, 1), (0, 2)].into_iter().enumerate() {
+        let path = dir.path().join(format!("cut-{i}.jsonl"));
+        let stop = std::sync::Arc::new(tokio::sync::Notify::new());
         let engine = SyncEngine::new(SyncOptions {
             concurrency: 1,
             ..SyncOptions::default()
-        })
-        .with_progress(stop.clone());
+        });
         {
-            let mut sink = JsonlFile::create(&path).await.unwrap();
+            let mut sink = CutAfter {
+                inner: JsonlFile::create(&path).await.unwrap(),
+                grants,
+                checkpoints,
+                stop: stop.clone(),
+            };
             let connector = toy(&server);
             // Dropping the run future mid-way is what a killed process
             // leaves: a partial file and checkpoints, no summary.
             tokio::select! {
                 _ = engine.run(&connector, &mut sink) => panic!("should have been cut"),
-                () = stop.stop.notified() => {}
+                () = stop.notified() => {}
             }
         }
         assert!(!path.exists());
         let (mut sink, state) = JsonlFile::resume(&path).await.unwrap();
+        assert_eq!(
+            state.finished(),
+            checkpoints,
+            "teams checkpointed before the cut"
+        );
         let before = server.received_requests().await.unwrap().len();
         let summary = SyncEngine::default()
             .run_with(
@@ -444,19 +474,18 @@ async fn a_killed_sync_resumes_without_rereading_finished_teams_or_duplicating()
             .unwrap();
         assert!(summary.complete, "{:?}", summary.warnings);
         let text = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(lines_sorted(&text), reference, "cut after {after} teams");
+        assert_eq!(lines_sorted(&text), reference, "cut {i}");
         let snap = Snapshot::from_jsonl(&text).unwrap();
         assert_eq!(snap.grants.len() as u64, summary.counts.grant);
         assert_eq!(snap.resources.len() as u64, summary.counts.resource);
-        // Finished teams were not read again.
+        // Checkpointed teams were not read again.
         let requests = server.received_requests().await.unwrap();
-        let reread_g1 = requests[before..]
+        let reread_first = requests[before..]
             .iter()
             .filter(|r| r.url.path() == "/groups/g1/members")
             .count();
-        if after == 2 {
-            assert!(state.finished() >= 1, "the first team was checkpointed");
-            assert_eq!(reread_g1, 0, "g1 was finished before the cut");
+        if checkpoints >= 1 {
+            assert_eq!(reread_first, 0, "g1 was finished before the cut");
         }
     }
 }

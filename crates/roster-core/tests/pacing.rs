@@ -213,3 +213,87 @@ async fn a_quota_above_the_servers_limit_still_completes_through_429s() {
         .count();
     assert_eq!(ok, 12);
 }
+
+/// A Mattermost-like token bucket (the `throttled` library's GCRA): the
+/// limit header is the burst (`MaxBurst + 1`), not the rate; the reset says
+/// when the bucket is full again; 429s carry `Retry-After`.
+fn token_bucket(per_sec: f64, burst: u64) -> (Router, CallLog) {
+    let log: CallLog = Arc::default();
+    let capacity = (burst + 1) as f64;
+    let state = Arc::new(Mutex::new((capacity, Instant::now())));
+    let l = log.clone();
+    let router = Router::new().route(
+        "/x",
+        get(move || {
+            let (l, state) = (l.clone(), state.clone());
+            async move {
+                let now = Instant::now();
+                let mut s = state.lock().unwrap();
+                s.0 = (s.0 + (now - s.1).as_secs_f64() * per_sec).min(capacity);
+                s.1 = now;
+                let ok = s.0 >= 1.0;
+                if ok {
+                    s.0 -= 1.0;
+                }
+                let mut h = HeaderMap::new();
+                h.insert("x-ratelimit-limit", (capacity as u64).into());
+                h.insert("x-ratelimit-remaining", (s.0.floor() as u64).into());
+                let to_full = ((capacity - s.0) / per_sec).ceil() as u64;
+                h.insert("x-ratelimit-reset", to_full.into());
+                let status = if ok { 200 } else { 429 };
+                if !ok {
+                    let retry = ((1.0 - s.0) / per_sec).ceil().max(1.0) as u64;
+                    h.insert("retry-after", retry.into());
+                }
+                l.lock().unwrap().push((now, status));
+                (StatusCode::from_u16(status).unwrap(), h, "[]").into_response()
+            }
+        }),
+    );
+    (router, log)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_drained_token_bucket_is_paced_one_token_at_a_time() {
+    // Mattermost's defaults: 10 per second, burst 100 (limit header 101).
+    let (router, log) = token_bucket(10.0, 100);
+    let base = serve(router).await;
+    let c = client(&base, RateLimitDialect::MATTERMOST, None);
+    let start = Instant::now();
+    let calls = (0..300).map(|_| {
+        let c = c.clone();
+        async move { c.send(&X.call()).await.unwrap() }
+    });
+    let mut pending: Vec<_> = calls.collect();
+    while !pending.is_empty() {
+        let batch: Vec<_> = pending.drain(..pending.len().min(8)).collect();
+        join_all(batch).await;
+    }
+    let elapsed = Instant::now() - start;
+    let rejected = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, s)| *s == 429)
+        .count();
+    // Regression: the gate used to refill a drained bucket with the whole
+    // limit (101 calls) after 1/101 s, collecting a storm of 429s.
+    {
+        let l = log.lock().unwrap();
+        let t0 = l[0].0;
+        for w in l.windows(2).skip(95).take(30) {
+            eprint!("{:.3} ", (w[1].0 - t0).as_secs_f64());
+        }
+        eprintln!();
+    }
+    assert!(rejected <= 3, "{rejected} rejections");
+    // About 100 at once, then the rest at 10 per second: about 20 s. One
+    // token is taken as reset / missing tokens, a little over 0.1 s as the
+    // reset is rounded up to whole seconds. (Waiting for the full reset,
+    // 10 s, whenever the count ran out made this 30 s.)
+    let floor = Duration::from_secs_f64(199.0 / 10.0);
+    assert!(
+        elapsed >= floor && elapsed <= floor.mul_f64(1.25),
+        "{elapsed:?}"
+    );
+}

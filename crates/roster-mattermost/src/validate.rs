@@ -193,12 +193,18 @@ fn rate_limit_status(client: &HttpClient) -> Option<RateLimitStatus> {
         .unwrap_or_default();
     let limited = client.gate().is_limited(key)?;
     let detail = if limited {
-        let limit = client
-            .gate()
-            .reported_limit(key)
-            .map_or_else(|| "a limit".to_owned(), |l| format!("{l} requests/s"));
+        // Mattermost's X-RateLimit-Limit is the burst (MaxBurst + 1), not
+        // the rate; the rate is not reported anywhere.
+        let limit = client.gate().reported_limit(key).map_or_else(
+            || "a limit".to_owned(),
+            |l| {
+                format!(
+                    "bursts of {l} requests; the sustained rate (PerSec) is not reported, and the plan assumes {l} requests/s"
+                )
+            },
+        );
         format!(
-            "the server sends X-RateLimit-* headers: {limit} per client (Mattermost RateLimitSettings, keyed by client IP by default); roster paces to them{quota}"
+            "the server sends X-RateLimit-* headers: {limit} per client (Mattermost RateLimitSettings, keyed by client IP by default); roster paces to them one token at a time{quota}"
         )
     } else {
         format!(

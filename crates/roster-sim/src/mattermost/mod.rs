@@ -83,10 +83,11 @@ impl OrgSpec {
 /// A Mattermost-style token bucket (`RateLimitSettings`), keyed by client IP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimitSpec {
-    /// Tokens refilled per second (`PerSec`); also the `X-RateLimit-Limit`
-    /// header. Treated as at least 1.
+    /// Tokens refilled per second (`PerSec`), treated as at least 1.
     pub per_sec: u32,
-    /// Bucket size (`MaxBurst`), treated as at least 1.
+    /// `MaxBurst`: `max_burst + 1` calls pass at once, and that number is
+    /// the `X-RateLimit-Limit` header (as Mattermost's `throttled` limiter
+    /// reports it).
     pub max_burst: u32,
 }
 

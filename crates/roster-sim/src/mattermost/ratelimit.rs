@@ -83,12 +83,14 @@ fn ceil_div(a: u128, b: u128) -> u128 {
 
 impl Limiter {
     /// A limiter refilling `per_sec` tokens a second (at least 1) up to
-    /// `max_burst` (at least 1).
+    /// `max_burst + 1`: Mattermost's limiter (the `throttled` library's
+    /// GCRA) admits `MaxBurst + 1` calls at once and reports that number,
+    /// not the rate, as `X-RateLimit-Limit`.
     pub(super) fn new(spec: RateLimitSpec) -> Self {
         Self {
             per_sec: u128::from(spec.per_sec.max(1)),
-            limit_header: spec.per_sec,
-            capacity: u128::from(spec.max_burst.max(1)) * NANO,
+            limit_header: spec.max_burst.saturating_add(1),
+            capacity: (u128::from(spec.max_burst) + 1) * NANO,
             buckets: Mutex::new(HashMap::new()),
         }
     }
@@ -138,9 +140,9 @@ impl Limiter {
         let spec = spec.unwrap_or_default();
         let per_sec = u64::from(spec.per_sec.max(1));
         RateHeaders {
-            limit: spec.per_sec,
+            limit: spec.max_burst.saturating_add(1),
             remaining: 0,
-            reset: u64::from(spec.max_burst.max(1)).div_ceil(per_sec),
+            reset: (u64::from(spec.max_burst) + 1).div_ceil(per_sec),
             retry_after: Some(1),
         }
     }

@@ -769,18 +769,20 @@ async fn statuses_carry_last_activity() {
 
 #[tokio::test(start_paused = true)]
 async fn token_bucket_limits_with_mattermost_headers() {
+    // 2 per second, MaxBurst 4: like Mattermost's limiter, 5 calls pass at
+    // once and `X-RateLimit-Limit` says 5 (the burst + 1, not the rate).
     let options = SimOptions::default().with_rate_limit(2, 4);
     let sim = MattermostSim::with_options(OrgSpec::small(), options);
-    for remaining in (0..4).rev() {
+    for remaining in (0..5).rev() {
         let a = get(&sim, "/api/v4/users/me", A).await;
         assert_eq!(a.status, StatusCode::OK);
-        assert_eq!(a.header("x-ratelimit-limit").as_deref(), Some("2"));
+        assert_eq!(a.header("x-ratelimit-limit").as_deref(), Some("5"));
         assert_eq!(
             a.header("x-ratelimit-remaining"),
             Some(remaining.to_string())
         );
-        // (4 - remaining) tokens missing at 2/s.
-        let reset = (4 - remaining as u64).div_ceil(2);
+        // (5 - remaining) tokens missing at 2/s.
+        let reset = (5 - remaining as u64).div_ceil(2);
         assert_eq!(a.header("x-ratelimit-reset"), Some(reset.to_string()));
         assert_eq!(a.header("retry-after"), None);
     }
@@ -792,7 +794,7 @@ async fn token_bucket_limits_with_mattermost_headers() {
         limited.header("x-ratelimit-remaining").as_deref(),
         Some("0")
     );
-    assert_eq!(limited.header("x-ratelimit-reset").as_deref(), Some("2"));
+    assert_eq!(limited.header("x-ratelimit-reset").as_deref(), Some("3"));
     // Even unauthenticated requests and pings count (limiter runs first).
     assert_eq!(
         call(&sim, Method::GET, "/api/v4/system/ping", None, "")
@@ -812,7 +814,7 @@ async fn token_bucket_limits_with_mattermost_headers() {
     );
     tokio::time::advance(Duration::from_secs(10)).await;
     let full = get(&sim, "/api/v4/users/me", A).await;
-    assert_eq!(full.header("x-ratelimit-remaining").as_deref(), Some("3"));
+    assert_eq!(full.header("x-ratelimit-remaining").as_deref(), Some("4"));
     assert_eq!(sim.log().count_status(429), 3);
 }
 
