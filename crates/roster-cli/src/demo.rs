@@ -221,7 +221,7 @@ async fn run_one(
         &snap,
         &summary,
         elapsed,
-        tracker.rate_limit_waits(),
+        summary.rate_limit_waits,
         jsonl,
         sqlite,
     ))

@@ -226,6 +226,7 @@ impl SqliteSink {
             "rate_limit_wait_ms",
             &summary.rate_limit_wait_ms.to_string(),
         )?;
+        self.meta("rate_limit_waits", &summary.rate_limit_waits.to_string())?;
         self.meta("elapsed_ms", &summary.elapsed_ms.to_string())?;
         self.conn()?.execute_batch(INDEXES).map_err(sql_err)?;
         self.conn()?.execute_batch("COMMIT").map_err(sql_err)?;
@@ -492,6 +493,7 @@ fn read_conn(conn: &Connection) -> anyhow::Result<Snapshot> {
                 .and_then(|v| serde_json::from_str(v).ok())
                 .unwrap_or_default(),
             rate_limit_wait_ms: opt_num("rate_limit_wait_ms"),
+            rate_limit_waits: opt_num("rate_limit_waits"),
             elapsed_ms: opt_num("elapsed_ms"),
         });
     }
@@ -548,6 +550,7 @@ mod tests {
             },
             requests_by_endpoint: [("GET /x".to_owned(), 7)].into_iter().collect(),
             rate_limit_wait_ms: 12,
+            rate_limit_waits: 3,
             elapsed_ms: 34,
         }
     }

@@ -420,7 +420,7 @@ fn finish_report(
         "roster: {slug} snapshot written to {dest}: {}; {} requests, {} rate-limit waits, {}",
         what.join(", "),
         thousands(summary.requests),
-        thousands(tracker.rate_limit_waits()),
+        thousands(summary.rate_limit_waits),
         human_duration(std::time::Duration::from_millis(summary.elapsed_ms)),
     );
     if summary.complete {

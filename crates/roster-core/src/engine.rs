@@ -295,6 +295,7 @@ impl SyncEngine {
             warnings,
             requests_by_endpoint: stats.requests_by_endpoint,
             rate_limit_wait_ms: millis(stats.rate_limit_wait),
+            rate_limit_waits: stats.rate_limit_waits,
             elapsed_ms: millis(started.elapsed()),
         };
         sink.finish(&summary)

@@ -65,9 +65,13 @@ pub struct Summary {
     /// Requests per endpoint bucket (extension of the contract; optional).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub requests_by_endpoint: BTreeMap<String, u64>,
-    /// Total time spent waiting for rate limits, in milliseconds (extension).
+    /// Total time spent waiting for rate limits, in milliseconds, summed
+    /// over calls waiting at the same time (extension).
     #[serde(default)]
     pub rate_limit_wait_ms: u64,
+    /// Calls that waited for a rate limit (extension).
+    #[serde(default)]
+    pub rate_limit_waits: u64,
     /// Wall time of the sync in milliseconds (extension).
     #[serde(default)]
     pub elapsed_ms: u64,

@@ -246,6 +246,7 @@ mod tests {
                 warnings: vec![],
                 requests_by_endpoint: Default::default(),
                 rate_limit_wait_ms: 0,
+                rate_limit_waits: 0,
                 elapsed_ms: 0,
             }),
         };
