@@ -78,7 +78,9 @@ pub trait Connector: Send + Sync {
     fn name(&self) -> &'static str;
 
     /// The base URL without credentials or query: the header's `source`.
-    fn source(&self) -> String;
+    fn source(&self) -> String {
+        self.client().config().source()
+    }
 
     /// The HTTP client (its counters end up in the summary).
     fn client(&self) -> &HttpClient;

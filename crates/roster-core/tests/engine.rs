@@ -157,9 +157,6 @@ impl Connector for Toy {
     fn name(&self) -> &'static str {
         "mattermost"
     }
-    fn source(&self) -> String {
-        self.client.config().source()
-    }
     fn client(&self) -> &HttpClient {
         &self.client
     }

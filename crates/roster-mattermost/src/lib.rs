@@ -90,10 +90,6 @@ impl Connector for MattermostConnector {
         NAME
     }
 
-    fn source(&self) -> String {
-        self.client.config().source()
-    }
-
     fn client(&self) -> &HttpClient {
         &self.client
     }

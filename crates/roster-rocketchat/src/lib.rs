@@ -143,10 +143,6 @@ impl Connector for RocketChatConnector {
         NAME
     }
 
-    fn source(&self) -> String {
-        self.client.config().source()
-    }
-
     fn client(&self) -> &HttpClient {
         &self.client
     }
