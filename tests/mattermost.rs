@@ -391,6 +391,16 @@ async fn mattermost_default_limits_drain_the_burst_without_429s() {
             .per_page(10)
             .timeout(Duration::from_secs(3600)),
     );
+    // The plan says the rate is not reported and what the default ratio
+    // would mean.
+    let plan = conn.validate().await.unwrap().plan.expect("plan");
+    assert!(
+        plan.advice
+            .iter()
+            .any(|a| a.contains("PerSec") && a.contains("burst (101 requests)")),
+        "{:?}",
+        plan.advice
+    );
     let (summary, snap) = sync(&conn).await;
     assert_complete(&summary);
     assert_matches_truth(&snap, &sim.ground_truth());

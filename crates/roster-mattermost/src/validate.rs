@@ -301,6 +301,21 @@ async fn plan(
             "Mattermost lets this client make {l} requests/s; ask an admin to raise RateLimitSettings.PerSec and MaxBurst (System Console → Environment → Rate Limiting) or to switch rate limiting off for the sync"
         ));
     }
+    if let Some(l) = server_limit
+        && quota.is_none()
+    {
+        // The headers carry the burst (MaxBurst + 1), never the sustained
+        // rate (PerSec): say what the estimate assumes and what the
+        // default ratio would mean.
+        let default_ratio = (l / 10).max(1);
+        let slower =
+            roster_core::ratelimit::fixed_window_lower_bound(total, default_ratio, one_sec)
+                .max(std::time::Duration::from_millis(estimated_ms));
+        advice.push(format!(
+            "Mattermost reports its burst ({l} requests), not its sustained rate (RateLimitSettings.PerSec); this estimate assumes {l} requests/s. With the default ratio (PerSec = burst / 10, e.g. 10/s with MaxBurst 100) the sync takes about {}; pass --rate-limit <PerSec>/1s to plan and pace with the real rate",
+            roster_core::validate::format_duration(slower)
+        ));
+    }
     if quota.is_some() && quota_ms >= server_ms && quota_ms > 60_000 {
         advice.push(
             "the configured client-side rate limit sets the pace; raise or remove it".to_owned(),
