@@ -15,6 +15,7 @@
 //!   computed from them.
 //! * [`demo`]: both simulators, synced end to end.
 //! * [`exit`]: exit codes and the `error:` / `hint:` report.
+//! * [`escape`]: the one escaping rule for terminal, CSV and HTML output.
 //!
 //! stdout carries only data (snapshots, reports, diffs); everything for
 //! people (progress, summaries, errors) goes to stderr.
@@ -22,6 +23,7 @@
 mod cli;
 mod demo;
 mod diff;
+mod escape;
 mod exit;
 mod load;
 mod progress;

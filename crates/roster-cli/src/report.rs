@@ -188,7 +188,11 @@ impl LicenseReport {
 
     /// Aligned columns and a totals block.
     pub fn write_table(&self, out: &mut dyn Write) -> std::io::Result<()> {
-        let rows: Vec<[String; 10]> = self.users.iter().map(|r| Self::cells(r, true)).collect();
+        let rows: Vec<[String; 10]> = self
+            .users
+            .iter()
+            .map(|r| Self::cells(r, true).map(|c| crate::escape::term(&c).into_owned()))
+            .collect();
         let mut widths = COLUMNS.map(|c| c.chars().count());
         for r in &rows {
             for (w, c) in widths.iter_mut().zip(r) {
@@ -218,8 +222,8 @@ impl LicenseReport {
             out,
             "{} users in {} ({}), as of {} (inactive = enabled, no activity or login in {} days)",
             t.users,
-            self.connector,
-            self.source,
+            crate::escape::term(&self.connector),
+            crate::escape::term(&self.source),
             self.as_of.to_string().chars().take(10).collect::<String>(),
             self.inactive_days
         )?;
@@ -237,7 +241,7 @@ impl LicenseReport {
         let join = |cells: &[String]| {
             cells
                 .iter()
-                .map(|c| csv_field(c))
+                .map(|c| crate::escape::csv_cell(c))
                 .collect::<Vec<_>>()
                 .join(",")
         };
@@ -256,14 +260,6 @@ impl LicenseReport {
             "{} users: {} active seats ({} active, {} inactive), {} deactivated, {} bots",
             t.users, t.active_seats, t.active, t.inactive, t.deactivated, t.bots
         )
-    }
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
     }
 }
 
