@@ -12,7 +12,7 @@ use crate::util::{RateLimitArg, parse_rate_limit, parse_secret, parse_timeout};
 
 const ABOUT: &str = "Who has access to what in Mattermost and Rocket.Chat: read users, teams, \
 roles and memberships into a normalized snapshot (JSON Lines or SQLite), diff snapshots, and \
-report licence seats.";
+and report on access: licence seats, access reviews, offboarding checks, dormant accounts.";
 
 const MAIN_HELP: &str = "\
 Examples:
@@ -22,6 +22,9 @@ Examples:
   roster validate rocketchat --base-url https://rc.example.com --user-id … --auth-token …
   roster diff yesterday.jsonl today.jsonl
   roster report licenses today.sqlite --format csv > seats.csv
+  roster report access-review mm.jsonl rc.sqlite --since last-quarter-mm.jsonl --format html > review.html
+  roster report offboarding --who ada@example.com --who grace mm.jsonl rc.jsonl
+  roster report dormant mm.jsonl rc.jsonl --days 90
 
 Exit codes:
   0  success (diff: snapshots are equal)
@@ -75,7 +78,8 @@ pub enum Command {
     /// Compare two snapshots: resources, entitlements and grants added, removed or changed.
     #[command(after_help = DIFF_HELP)]
     Diff(DiffArgs),
-    /// Reports computed from a snapshot.
+    /// Governance reports from one or several snapshots: licenses, access-review, offboarding, dormant.
+    #[command(after_help = REPORT_HELP)]
     Report {
         /// The report.
         #[command(subcommand)]
@@ -112,7 +116,8 @@ const VALIDATE_HELP: &str = concat!(
 const DEMO_HELP: &str = concat!(
     "Starts simulated Mattermost and Rocket.Chat servers on 127.0.0.1 inside this process (no network,\n",
     "no set-up), syncs both with live progress, writes mattermost.jsonl, rocketchat.jsonl,\n",
-    "mattermost.sqlite and rocketchat.sqlite into DIR, and prints a summary per platform. The\n",
+    "mattermost.sqlite and rocketchat.sqlite and an access review (access-review.html) into DIR,\n",
+    "and prints a summary per platform. The simulated activity is recent (relative to now). The\n",
     "simulated Rocket.Chat rate-limit window is shortened to 1 s so the demo is quick.\n",
     "\n",
     "Examples:\n",
@@ -132,17 +137,78 @@ const DIFF_HELP: &str = concat!(
     "Exit codes: 0 equal, 1 different, 2 usage or unreadable/incomplete snapshot."
 );
 
+const REPORT_HELP: &str = concat!(
+    "Every report reads one or several snapshots (JSON Lines or SQLite), e.g. a Mattermost and a\n",
+    "Rocket.Chat snapshot of the same company read together, and writes --format table (default),\n",
+    "csv, json or html (one self-contained page: summary figures, charts, sortable tables; no\n",
+    "network). Activity that a snapshot cannot tell (synced with --no-enrich, or the lookups failed)\n",
+    "is shown as `unknown`, said on stderr, counted apart, and never counted as inactive or dormant.\n",
+    "\n",
+    "Reports:\n",
+    "  licenses       one row per account; seats licensed (as the server reports it), used, reclaimable\n",
+    "  access-review  everyone holding elevated access, flagged; --since OLD… shows what changed\n",
+    "  offboarding    every account of the people who left (--who, --who-file); exit 1 if any remains\n",
+    "  dormant        enabled accounts with no login or activity in --days N, privileged first\n",
+    "\n",
+    "Examples:\n",
+    "  roster report licenses mm.sqlite rc.jsonl\n",
+    "  roster report access-review mm.jsonl rc.jsonl --format html > review.html\n",
+    "  roster report offboarding --who-file leavers.txt mm.jsonl rc.jsonl\n",
+    "  roster report dormant mm.jsonl rc.jsonl --days 90 --format csv > dormant.csv"
+);
+
 const LICENSES_HELP: &str = concat!(
     "Status: deactivated = disabled account; active = enabled with activity or a login within\n",
-    "--inactive-days (default 30) before --as-of (default: when the snapshot was taken); inactive =\n",
-    "enabled but no activity or login in that window, or never. Roles are Mattermost system roles or\n",
-    "Rocket.Chat roles. Totals: active seats = enabled human accounts (active + inactive);\n",
-    "deactivated = disabled humans; bots = service accounts. With --format csv the totals go to stderr.\n",
+    "--inactive-days (default 30) before --as-of (default: when each snapshot was taken); inactive =\n",
+    "enabled, and the platform reports no activity or login in that window, or never; unknown = the\n",
+    "snapshot has no activity data for the account (never counted as inactive). Roles are Mattermost\n",
+    "system roles or Rocket.Chat roles, then team roles (team admin, guest, owner, moderator, leader).\n",
+    "Seats per platform: licensed (what the server reported at sync time, else \"not reported\"), used\n",
+    "(enabled human accounts), reclaimable (used but inactive). With --format csv the totals go to\n",
+    "stderr; with several snapshots a Platform column comes first.\n",
     "\n",
     "Examples:\n",
     "  roster report licenses snap.sqlite\n",
-    "  roster report licenses snap.jsonl --format csv > seats.csv\n",
+    "  roster report licenses mm.jsonl rc.jsonl --format csv > seats.csv\n",
     "  roster report licenses snap.jsonl --as-of 2025-06-30 --inactive-days 90 --format json"
+);
+
+const ACCESS_REVIEW_HELP: &str = concat!(
+    "Elevated access: Mattermost system roles (system_admin, system_manager, system_user_manager,\n",
+    "system_read_only_admin, system_custom_group_admin) and team admins; Rocket.Chat workspace roles\n",
+    "other than user/guest/bot/app/anonymous (admin, livechat-*, custom roles) and team\n",
+    "owners/moderators/leaders. Flags: deactivated (privileged but disabled), dormant (no activity in\n",
+    "--dormant-days), service-admin (bot or app with admin), guest-elevated, no-email.\n",
+    "With --since OLD…, access added and removed since the older snapshot(s) of the same server.\n",
+    "\n",
+    "Examples:\n",
+    "  roster report access-review mm.jsonl rc.jsonl\n",
+    "  roster report access-review mm.jsonl --since mm-january.jsonl --format csv\n",
+    "  roster report access-review mm.jsonl rc.jsonl --format html > review.html"
+);
+
+const OFFBOARDING_HELP: &str = concat!(
+    "Each --who (or line of --who-file; # comments allowed) is one person: an e-mail address\n",
+    "(matched case-insensitively against every address of every account) or a login. Every matching\n",
+    "account on every platform is listed with its status, teams and roles, and what remains:\n",
+    "an enabled account, elevated access, team memberships.\n",
+    "\n",
+    "Examples:\n",
+    "  roster report offboarding --who ada@example.com --who grace.hopper mm.jsonl rc.jsonl\n",
+    "  roster report offboarding --who-file leavers.txt mm.sqlite rc.sqlite --format html > off.html\n",
+    "\n",
+    "Exit codes: 0 every matched account is disabled and holds nothing (people with no account are\n",
+    "listed as such), 1 something remains, 2 usage or unreadable/incomplete snapshot."
+);
+
+const DORMANT_HELP: &str = concat!(
+    "Dormant = enabled, and the latest of last login and last activity is --days or more before\n",
+    "--as-of (default: when each snapshot was taken), or there is none. Accounts whose activity is\n",
+    "unknown are counted apart and never listed as dormant. Privileged accounts come first.\n",
+    "\n",
+    "Examples:\n",
+    "  roster report dormant mm.jsonl rc.jsonl --days 90\n",
+    "  roster report dormant mm.sqlite --days 30 --format html > dormant.html"
 );
 
 /// `roster sync <platform>`.
@@ -379,33 +445,102 @@ pub struct DiffArgs {
 /// `roster report …`.
 #[derive(Debug, Subcommand)]
 pub enum Report {
-    /// One row per user account for licence seat counting, with totals.
+    /// One row per user account for licence seat counting: seats licensed, used, reclaimable.
     #[command(after_help = LICENSES_HELP)]
     Licenses(LicensesArgs),
+    /// Everyone holding elevated access, with flags; --since shows what changed.
+    #[command(after_help = ACCESS_REVIEW_HELP)]
+    AccessReview(AccessReviewArgs),
+    /// Every account of the people who left, and what they still hold (exit 1 if anything).
+    #[command(after_help = OFFBOARDING_HELP)]
+    Offboarding(OffboardingArgs),
+    /// Enabled accounts with no login or activity in N days, privileged first.
+    #[command(after_help = DORMANT_HELP)]
+    Dormant(DormantArgs),
 }
 
-/// `roster report licenses`.
+/// Snapshots and options every report shares.
 #[derive(Debug, Clone, Args)]
-pub struct LicensesArgs {
-    /// The snapshot (JSON Lines or SQLite; `-` for stdin).
-    #[arg(value_name = "SNAPSHOT")]
-    pub snapshot: PathBuf,
+pub struct ReportInput {
+    /// The snapshots (JSON Lines or SQLite; `-` for stdin), one per platform or server.
+    #[arg(value_name = "SNAPSHOT", required = true, num_args = 1..)]
+    pub snapshots: Vec<PathBuf>,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = TableFormat::Table)]
     pub format: TableFormat,
 
+    /// Report incomplete snapshots anyway (accounts or grants may be missing).
+    #[arg(long)]
+    pub allow_incomplete: bool,
+}
+
+/// `roster report licenses`.
+#[derive(Debug, Clone, Args)]
+pub struct LicensesArgs {
+    /// Snapshots and format.
+    #[command(flatten)]
+    pub input: ReportInput,
+
     /// Days without activity or login after which an enabled user counts as inactive.
     #[arg(long, value_name = "DAYS", default_value_t = 30)]
     pub inactive_days: u64,
 
-    /// Reference time for "inactive" (2025-06-30 or RFC 3339) [default: when the snapshot was taken].
+    /// Reference time for "inactive" (2025-06-30 or RFC 3339) [default: when each snapshot was taken].
     #[arg(long, value_name = "DATE", value_parser = crate::report::parse_as_of)]
     pub as_of: Option<roster_core::Timestamp>,
+}
 
-    /// Report an incomplete snapshot anyway (rows may be missing).
-    #[arg(long)]
-    pub allow_incomplete: bool,
+/// `roster report access-review`.
+#[derive(Debug, Clone, Args)]
+pub struct AccessReviewArgs {
+    /// Snapshots and format.
+    #[command(flatten)]
+    pub input: ReportInput,
+
+    /// Older snapshot(s) to compare with: access added and removed since.
+    #[arg(long, value_name = "OLD", num_args = 1..)]
+    pub since: Vec<PathBuf>,
+
+    /// Days without activity or login after which privileged access is flagged dormant.
+    #[arg(long, value_name = "DAYS", default_value_t = 90)]
+    pub dormant_days: u64,
+
+    /// Reference time for "dormant" (2025-06-30 or RFC 3339) [default: when each snapshot was taken].
+    #[arg(long, value_name = "DATE", value_parser = crate::report::parse_as_of)]
+    pub as_of: Option<roster_core::Timestamp>,
+}
+
+/// `roster report offboarding`.
+#[derive(Debug, Clone, Args)]
+pub struct OffboardingArgs {
+    /// Snapshots and format.
+    #[command(flatten)]
+    pub input: ReportInput,
+
+    /// A person who left: e-mail address or login (repeatable).
+    #[arg(long, value_name = "EMAIL|LOGIN")]
+    pub who: Vec<String>,
+
+    /// A file with one e-mail address or login per line.
+    #[arg(long, value_name = "PATH")]
+    pub who_file: Option<PathBuf>,
+}
+
+/// `roster report dormant`.
+#[derive(Debug, Clone, Args)]
+pub struct DormantArgs {
+    /// Snapshots and format.
+    #[command(flatten)]
+    pub input: ReportInput,
+
+    /// Days without login or activity after which an enabled account is dormant.
+    #[arg(long, value_name = "N")]
+    pub days: u64,
+
+    /// Reference time (2025-06-30 or RFC 3339) [default: when each snapshot was taken].
+    #[arg(long, value_name = "DATE", value_parser = crate::report::parse_as_of)]
+    pub as_of: Option<roster_core::Timestamp>,
 }
 
 /// Report formats.
@@ -415,8 +550,10 @@ pub enum TableFormat {
     Table,
     /// RFC 4180 CSV (totals on stderr).
     Csv,
-    /// One JSON document with users and totals.
+    /// One JSON document.
     Json,
+    /// One self-contained HTML page (inline CSS, SVG and script; no network).
+    Html,
 }
 
 #[cfg(test)]

@@ -100,7 +100,13 @@ pub async fn demo(args: &DemoArgs, verbose: bool) -> anyhow::Result<u8> {
         RC_WINDOW.as_secs()
     );
 
-    let mm = MattermostSim::new(mm_spec);
+    let mm = MattermostSim::with_options(
+        mm_spec,
+        mm_sim::SimOptions::default().with_license(mm_sim::SimLicense::Licensed {
+            sku: "enterprise".to_owned(),
+            seats: seats_for(mm_spec.users),
+        }),
+    );
     let mm_server = mm.spawn().await;
     let mm_connector = MattermostConnector::new(
         MattermostConfig::new(
@@ -123,6 +129,8 @@ pub async fn demo(args: &DemoArgs, verbose: bool) -> anyhow::Result<u8> {
         calls: RC_CALLS,
         window: RC_WINDOW,
     });
+    // A workspace with an active-user limit, so the licence report has one.
+    options.max_active_users = Some(seats_for(rc_spec.users));
     let rc = RocketChatSim::with_options(rc_spec, options);
     let rc_server = rc.spawn().await;
     let admin = rc.admin();
@@ -142,13 +150,14 @@ pub async fn demo(args: &DemoArgs, verbose: bool) -> anyhow::Result<u8> {
     let rows = [mm_row, rc_row];
     print_table(&rows)?;
     eprintln!();
+    let review = write_access_review(dir, &rows)?;
+    eprintln!("access review: {}", review.display());
     eprintln!("next:");
-    // The simulated organisations' activity ends on 2025-06-01: judge
-    // "inactive" from then, not from today.
-    eprintln!(
-        "  roster report licenses {} --as-of 2025-06-01",
-        rows[0].sqlite.display()
-    );
+    let snaps = format!("{} {}", rows[0].sqlite.display(), rows[1].jsonl.display());
+    eprintln!("  roster report access-review {snaps}");
+    eprintln!("  roster report licenses {snaps}");
+    eprintln!("  roster report dormant {snaps} --days 90 --format html > dormant.html");
+    eprintln!("  roster report offboarding --who sysadmin {snaps}");
     eprintln!(
         "  sqlite3 {} \"SELECT r.display_name, g.entitlement FROM grants g JOIN resources r ON r.type = g.principal_type AND r.id = g.principal_id LIMIT 10\"",
         rows[1].sqlite.display()
@@ -163,6 +172,27 @@ pub async fn demo(args: &DemoArgs, verbose: bool) -> anyhow::Result<u8> {
     } else {
         exit::INCOMPLETE
     })
+}
+
+/// Licensed seats of a simulated organisation of `users`: a little
+/// headroom, rounded up to 50.
+fn seats_for(users: usize) -> u64 {
+    ((users as u64 * 11 / 10).div_ceil(50) * 50).max(50)
+}
+
+/// Writes `access-review.html` for both snapshots next to them.
+fn write_access_review(dir: &Path, rows: &[Row]) -> anyhow::Result<PathBuf> {
+    let mut platforms = Vec::with_capacity(rows.len());
+    for r in rows {
+        let text = std::fs::read_to_string(&r.jsonl)
+            .with_context(|| format!("cannot read back `{}`", r.jsonl.display()))?;
+        platforms.push(crate::report::Platform::new(&Snapshot::from_jsonl(&text)?));
+    }
+    let review = crate::report::access_review::AccessReview::new(&platforms, None, None, 90);
+    let path = dir.join("access-review.html");
+    std::fs::write(&path, review.page().render())
+        .with_context(|| format!("cannot write `{}`", path.display()))?;
+    Ok(path)
 }
 
 async fn run_one(

@@ -86,7 +86,6 @@ pub fn csv_cell(text: &str) -> Cow<'_, str> {
 }
 
 /// Escapes text for HTML element content and quoted attribute values.
-#[allow(dead_code, reason = "the HTML reports are being built on it")]
 pub fn html(text: &str) -> Cow<'_, str> {
     if !text.contains(['&', '<', '>', '"', '\'']) {
         return Cow::Borrowed(text);

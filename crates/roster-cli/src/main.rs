@@ -2,7 +2,8 @@
 //!
 //! The `roster` command line: `sync` and `validate` a Mattermost or
 //! Rocket.Chat platform, `demo` against in-process simulators, `diff` two
-//! snapshots and `report licenses` from one.
+//! snapshots and `report` on them (licenses, access-review, offboarding,
+//! dormant).
 //!
 //! ## Brief overview
 //!
@@ -37,7 +38,7 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 
-use crate::cli::{Cli, Command, Report, SyncPlatform, TableFormat, TextJson, ValidatePlatform};
+use crate::cli::{Cli, Command, SyncPlatform, TextJson, ValidatePlatform};
 use crate::sync::Target;
 
 fn main() -> ExitCode {
@@ -106,9 +107,7 @@ async fn run(cli: Cli, verbose: bool) -> anyhow::Result<u8> {
         },
         Command::Demo(args) => demo::demo(&args, verbose).await,
         Command::Diff(args) => diff_cmd(&args),
-        Command::Report {
-            report: Report::Licenses(args),
-        } => licenses_cmd(&args),
+        Command::Report { report } => report::run(&report),
     }
 }
 
@@ -170,25 +169,4 @@ fn write_diff(
         }
     }
     Ok(())
-}
-
-fn licenses_cmd(args: &cli::LicensesArgs) -> anyhow::Result<u8> {
-    let snap = load::load(&args.snapshot)?;
-    load::require_complete(&args.snapshot, &snap, args.allow_incomplete)
-        .map_err(|f| f.hint("sync again, or pass --allow-incomplete (users may be missing)"))?;
-    let rep = report::LicenseReport::new(&snap, args.as_of, args.inactive_days);
-    let mut out = std::io::stdout().lock();
-    match args.format {
-        TableFormat::Table => rep.write_table(&mut out)?,
-        TableFormat::Csv => {
-            rep.write_csv(&mut out)?;
-            eprintln!("roster: {}", rep.totals_line());
-        }
-        TableFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, &rep)?;
-            writeln!(out)?;
-        }
-    }
-    out.flush()?;
-    Ok(exit::OK)
 }

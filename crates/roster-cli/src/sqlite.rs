@@ -248,7 +248,11 @@ impl Sink for SqliteSink {
         self.meta("format", &header.format)?;
         self.meta("connector", &header.connector)?;
         self.meta("source", &header.source)?;
-        self.meta("started_at", &header.started_at.to_string())
+        self.meta("started_at", &header.started_at.to_string())?;
+        if let Some(server) = &header.server {
+            self.meta("server", &serde_json::to_string(server).unwrap_or_default())?;
+        }
+        Ok(())
     }
 
     async fn write(&mut self, record: &Record) -> io::Result<()> {
@@ -348,6 +352,9 @@ fn read_conn(conn: &Connection) -> anyhow::Result<Snapshot> {
         connector: get("connector")?,
         source: get("source")?,
         started_at: ts("started_at")?,
+        server: meta
+            .get("server")
+            .and_then(|v| serde_json::from_str(v).ok()),
     };
 
     let mut snap = Snapshot {

@@ -22,6 +22,7 @@ use futures::stream::BoxStream;
 use crate::error::Result;
 use crate::http::HttpClient;
 use crate::model::{Entitlement, Grant, Resource, ResourceType};
+use crate::snapshot::ServerInfo;
 use crate::validate::ValidationReport;
 
 /// A fallible stream of items borrowed from a syncer.
@@ -93,6 +94,13 @@ pub trait Connector: Send + Sync {
 
     /// The syncers, one per resource type. They run concurrently.
     fn syncers(&self) -> Vec<Box<dyn ResourceSyncer + '_>>;
+
+    /// What the server reports about itself (version, edition, licensed
+    /// seats), for the snapshot header. Best effort: `None` when it cannot
+    /// be read; it never fails a sync. Defaults to `None`.
+    async fn server_info(&self) -> Option<ServerInfo> {
+        None
+    }
 }
 
 #[async_trait]
@@ -111,5 +119,8 @@ impl<C: Connector + ?Sized> Connector for Arc<C> {
     }
     fn syncers(&self) -> Vec<Box<dyn ResourceSyncer + '_>> {
         (**self).syncers()
+    }
+    async fn server_info(&self) -> Option<ServerInfo> {
+        (**self).server_info().await
     }
 }

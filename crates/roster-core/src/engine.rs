@@ -189,13 +189,21 @@ impl SyncEngine {
                 return Err(Error::Validation(report.failure_summary()));
             }
         }
+        // Best effort and, like validation, outside the summary's counters.
+        let server = match resume {
+            None => connector.server_info().await.filter(|s| !s.is_empty()),
+            Some(_) => None,
+        };
         let before = client.stats();
         let _ = client.take_notices();
         let started = Instant::now();
         let header = resume
             .and_then(ResumeState::header)
             .cloned()
-            .unwrap_or_else(|| Header::new(connector.name(), &connector.source()));
+            .unwrap_or_else(|| Header {
+                server,
+                ..Header::new(connector.name(), &connector.source())
+            });
         sink.begin(&header)
             .await
             .map_err(|e| Error::Sink(e.to_string()))?;

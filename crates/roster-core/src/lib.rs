@@ -74,6 +74,6 @@ pub use ratelimit::{RateLimit, RateLimitDialect};
 pub use resume::ResumeState;
 pub use retry::RetryPolicy;
 pub use sink::{JsonlFile, JsonlSink, MemorySink, Sink};
-pub use snapshot::{Counts, Header, Record, Snapshot, Summary};
+pub use snapshot::{Counts, Header, Record, ServerInfo, Snapshot, Summary};
 pub use stats::StatsSnapshot;
 pub use validate::{Check, CheckStatus, Plan, ValidationReport};

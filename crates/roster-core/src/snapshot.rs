@@ -20,6 +20,33 @@ pub struct Header {
     pub source: String,
     /// When the sync started.
     pub started_at: Timestamp,
+    /// What the server reported about itself (optional; absent in
+    /// snapshots written before it existed or when the server said nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<ServerInfo>,
+}
+
+/// What a server reports about itself: version, edition and licensed seats.
+/// Each field is `None` when the server did not report it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerInfo {
+    /// Server version, e.g. `10.5.1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Edition or licence SKU, e.g. `enterprise`, `professional`, or
+    /// `unlicensed` when the server says it holds no licence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edition: Option<String>,
+    /// Seats (users) the licence allows; `None` when unlimited or not reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub licensed_seats: Option<u64>,
+}
+
+impl ServerInfo {
+    /// True when no field is known.
+    pub fn is_empty(&self) -> bool {
+        self.version.is_none() && self.edition.is_none() && self.licensed_seats.is_none()
+    }
 }
 
 impl Header {
@@ -30,6 +57,7 @@ impl Header {
             connector: connector.to_owned(),
             source: source.to_owned(),
             started_at: Timestamp::now(),
+            server: None,
         }
     }
 }

@@ -48,6 +48,7 @@
 
 mod config;
 mod endpoints;
+mod server;
 mod teams;
 mod users;
 mod validate;
@@ -110,5 +111,9 @@ impl Connector for MattermostConnector {
                 per_page: self.config.page_size(),
             }),
         ]
+    }
+
+    async fn server_info(&self) -> Option<roster_core::ServerInfo> {
+        server::server_info(&self.client).await
     }
 }

@@ -60,6 +60,7 @@
 mod config;
 mod endpoints;
 mod roles;
+mod server;
 mod teams;
 mod users;
 mod validate;
@@ -157,5 +158,9 @@ impl Connector for RocketChatConnector {
             Box::new(roles::RoleSyncer { connector: self }),
             Box::new(teams::TeamSyncer { connector: self }),
         ]
+    }
+
+    async fn server_info(&self) -> Option<roster_core::ServerInfo> {
+        server::server_info(&self.client).await
     }
 }

@@ -16,6 +16,10 @@
 //! | `GET /api/v4/teams/{team_id}/members?page=&per_page=` | ordered by user id, removed members hidden |
 //! | `GET /api/v4/reports/users?page_size=&from_column_value=&from_id=` | admin only, cursor-paged by username, excludes bots, has `last_login` |
 //! | `POST /api/v4/users/status/ids` | JSON array of ids (1..=1000) → statuses with `last_activity_at` |
+//! | `GET /api/v4/license/client` | [`SimOptions::license`] as a string map (`SkuShortName` for admins only) and `X-Version-Id` |
+//!
+//! Generated dates end at [`SimOptions::now`] (default: the start of the current
+//! UTC day), so activity looks recent; fix `now` for byte-identical snapshots.
 //!
 //! Page-based listings follow Mattermost: `page` is 0-based, `per_page`
 //! defaults to 60 and is silently capped to 200, unparsable or negative
@@ -44,6 +48,7 @@
 mod org;
 mod ratelimit;
 mod routes;
+mod server;
 #[cfg(test)]
 mod tests;
 
@@ -53,6 +58,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::{Faults, GroundTruth, RequestLog, SimServer};
 use org::Org;
 use ratelimit::Limiter;
+pub use server::SimLicense;
 
 /// The shape of a generated organisation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +119,13 @@ pub struct SimOptions {
     /// `0` = no big team; else team #0 gets exactly this many visible members
     /// (the user count is raised to at least this number).
     pub big_team_members: usize,
+    /// What `GET /api/v4/license/client` reports (default: an Enterprise
+    /// licence for 500 users).
+    pub license: SimLicense,
+    /// The organisation's "now" in unix ms: generated dates end there.
+    /// `None` (the default): the start of the current UTC day, so equal
+    /// specs give equal organisations all day.
+    pub now: Option<i64>,
 }
 
 impl Default for SimOptions {
@@ -121,6 +134,8 @@ impl Default for SimOptions {
             rate_limit: None,
             personal_access_tokens: true,
             big_team_members: 0,
+            license: SimLicense::default(),
+            now: None,
         }
     }
 }
@@ -134,6 +149,16 @@ impl SimOptions {
     /// Sets `EnableUserAccessTokens`.
     pub fn with_personal_access_tokens(mut self, enabled: bool) -> Self {
         self.personal_access_tokens = enabled;
+        self
+    }
+    /// Sets what `/api/v4/license/client` reports.
+    pub fn with_license(mut self, license: SimLicense) -> Self {
+        self.license = license;
+        self
+    }
+    /// Fixes the organisation's "now" (unix ms), for deterministic dates.
+    pub fn with_now(mut self, now_ms: i64) -> Self {
+        self.now = Some(now_ms);
         self
     }
     /// Gives team #0 exactly `members` members.
@@ -187,7 +212,13 @@ impl MattermostSim {
 
     /// A simulator of the organisation `spec` with `options`.
     pub fn with_options(spec: OrgSpec, options: SimOptions) -> Self {
-        let org = Org::generate(&spec, options.big_team_members);
+        let mut org = Org::generate(&spec, options.big_team_members);
+        server::make_recent(
+            &mut org,
+            options
+                .now
+                .unwrap_or_else(|| now_ms().div_euclid(86_400_000) * 86_400_000),
+        );
         Self {
             inner: Arc::new(Inner {
                 org: Mutex::new(org),

@@ -79,6 +79,7 @@ enum Route {
     Team(String),
     TeamMembers(String),
     ReportsUsers,
+    LicenseClient,
 }
 
 impl Route {
@@ -99,6 +100,7 @@ impl Route {
                 (Route::TeamMembers((*id).to_owned()), get)
             }
             ["reports", "users"] => (Route::ReportsUsers, get),
+            ["license", "client"] => (Route::LicenseClient, get),
             _ => return None,
         })
     }
@@ -446,6 +448,10 @@ async fn route(sim: &MattermostSim, req: Request, path: &str, query: &str) -> Re
         Some(other) => body_level = Some(other),
     }
 
+    if route == Route::LicenseClient {
+        let admin = caller.is_some_and(|c| c.admin);
+        return super::server::license_client(&sim.inner.options.license, admin);
+    }
     let body = if route == Route::StatusIds {
         match axum::body::to_bytes(req.into_body(), BODY_LIMIT).await {
             Ok(b) => b,
@@ -544,6 +550,8 @@ fn handle(
     };
     match route {
         Route::Ping => Ok(json!({"status": "OK"})),
+        // Answered in `route` (it needs the options and sets a header).
+        Route::LicenseClient => Err(Reject::Forbidden),
         Route::Me => Ok(user_json(&org.users[caller.user as usize])),
         Route::User(id) => {
             if !is_valid_id(id) {

@@ -18,7 +18,11 @@
 //! * permission-dependent answers (`emails`/`roles`/`lastLogin` only for
 //!   `view-full-other-user-info`, 403 on `teams.listAll` without
 //!   `view-all-teams`, `200` with no members for teams the caller cannot see);
-//! * injectable [`Faults`] and a [`RequestLog`].
+//! * injectable [`Faults`] and a [`RequestLog`];
+//! * `GET /api/info` (version, no auth) and `licenses.maxActiveUsers`
+//!   ([`SimOptions::max_active_users`]);
+//! * generated dates that end at [`SimOptions::now`] (default: the start of
+//!   the current UTC day), so activity looks recent.
 //!
 //! The generated workspace holds `OrgSpec::users` generated users plus four
 //! users the sim hands out credentials for ([`RocketChatSim::admin`],
@@ -42,6 +46,7 @@
 mod limiter;
 mod org;
 mod routes;
+mod server;
 #[cfg(test)]
 mod tests;
 
@@ -127,6 +132,13 @@ pub struct SimOptions {
     /// How far into its first rate-limit window the server already is at
     /// start-up (windows are aligned to server start minus this). Default 0.
     pub window_phase: Duration,
+    /// The active-user limit `licenses.maxActiveUsers` reports; `None` (the
+    /// default): unlimited (`null`).
+    pub max_active_users: Option<u64>,
+    /// The workspace's "now" in unix ms: generated dates end there. `None`
+    /// (the default): the start of the current UTC day, so equal specs give
+    /// equal workspaces all day.
+    pub now: Option<i64>,
 }
 
 impl Default for SimOptions {
@@ -138,6 +150,8 @@ impl Default for SimOptions {
             upper_count_limit: 100,
             include_created_at: true,
             window_phase: Duration::ZERO,
+            max_active_users: None,
+            now: None,
         }
     }
 }
@@ -176,7 +190,13 @@ impl RocketChatSim {
     /// A workspace generated from `spec`, with `options`. The rate-limit
     /// windows start now (minus `options.window_phase`).
     pub fn with_options(spec: OrgSpec, options: SimOptions) -> Self {
-        let org = Org::generate(&spec);
+        let mut org = Org::generate(&spec);
+        server::make_recent(
+            &mut org,
+            options
+                .now
+                .unwrap_or_else(|| now_ms_i64().div_euclid(86_400_000) * 86_400_000),
+        );
         let phase_ms = u64::try_from(options.window_phase.as_millis()).unwrap_or(u64::MAX);
         let anchor_ms = roster_core::clock::unix_millis().saturating_sub(phase_ms);
         let limiter = Limiter::new(options.rate_limit.unwrap_or_default(), anchor_ms);

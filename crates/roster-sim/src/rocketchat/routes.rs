@@ -21,7 +21,10 @@ const API: &str = "/api/v1/";
 const DEFAULT_COUNT: usize = 50;
 
 pub(super) fn router(sim: RocketChatSim) -> Router {
-    Router::new().fallback(handle).with_state(sim)
+    Router::new()
+        .route("/api/info", axum::routing::get(super::server::api_info))
+        .fallback(handle)
+        .with_state(sim)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +37,7 @@ enum Endpoint {
     RolesGetUsersInRole,
     TeamsListAll,
     TeamsMembers,
+    LicensesMaxActiveUsers,
 }
 
 fn endpoint(method: &str, path: &str) -> Option<Endpoint> {
@@ -51,6 +55,7 @@ fn endpoint(method: &str, path: &str) -> Option<Endpoint> {
         "roles.getUsersInRole" => Endpoint::RolesGetUsersInRole,
         "teams.listAll" => Endpoint::TeamsListAll,
         "teams.members" => Endpoint::TeamsMembers,
+        "licenses.maxActiveUsers" => Endpoint::LicensesMaxActiveUsers,
         _ => return None,
     })
 }
@@ -555,6 +560,10 @@ impl RocketChatSim {
                     .collect();
                 Ok(json!({"update": update, "remove": [], "success": true}))
             }
+            Endpoint::LicensesMaxActiveUsers => Ok(super::server::max_active_users(
+                &org,
+                options.max_active_users,
+            )),
             Endpoint::RolesList => {
                 let roles: Vec<Value> = org.roles.iter().map(role_json).collect();
                 Ok(json!({"roles": roles, "success": true}))
