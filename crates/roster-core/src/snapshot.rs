@@ -265,6 +265,36 @@ mod tests {
     }
 
     #[test]
+    fn server_info_is_optional_in_the_header() {
+        // Written before `server` existed: still loads, with no server info.
+        let old = r#"{"kind":"header","format":"roster-snapshot/1","connector":"mattermost","source":"https://x","started_at":"2026-11-24T10:00:00Z"}"#;
+        let snap = Snapshot::from_jsonl(old).unwrap();
+        assert_eq!(snap.header.unwrap().server, None);
+        // Without server info nothing is written; with it, only known keys.
+        let mut header = Header::new("rocketchat", "https://rc");
+        assert!(!serde_json::to_string(&header).unwrap().contains("server"));
+        header.server = Some(ServerInfo {
+            version: Some("7.4.0".into()),
+            edition: None,
+            licensed_seats: Some(80),
+        });
+        let line = serde_json::to_string(&Record::Header(header.clone())).unwrap();
+        assert!(
+            line.ends_with(r#""server":{"version":"7.4.0","licensed_seats":80}}"#),
+            "{line}"
+        );
+        let back = Snapshot::from_jsonl(&line).unwrap();
+        assert_eq!(back.header, Some(header));
+        // Unknown keys (from a newer roster) are ignored.
+        let newer = old.replace("}", r#","server":{"version":"1","future":true}}"#);
+        let snap = Snapshot::from_jsonl(&newer).unwrap();
+        assert_eq!(
+            snap.header.unwrap().server.unwrap().version.as_deref(),
+            Some("1")
+        );
+    }
+
+    #[test]
     fn rejects_files_without_header() {
         let err = Snapshot::from_jsonl(r#"{"kind":"grant","entitlement":"team:t:member","principal":{"type":"user","id":"u"}}"#)
             .unwrap_err();

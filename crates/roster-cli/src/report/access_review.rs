@@ -247,6 +247,7 @@ impl AccessReview {
             });
             changes
         });
+        notes.extend(platforms.iter().filter_map(Platform::unknown_note));
         Self {
             as_of: as_of
                 .or_else(|| platforms.iter().filter_map(|p| p.taken_at).max())

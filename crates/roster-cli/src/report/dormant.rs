@@ -51,6 +51,9 @@ pub struct Dormant {
     pub unknown: u64,
     /// Enabled accounts per activity age bucket (for the histogram).
     pub histogram: Vec<(String, u64)>,
+    /// Why activity is unknown, per platform where it is.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 const BUCKETS: &[(&str, i64)] = &[
@@ -126,6 +129,10 @@ impl Dormant {
             privileged,
             unknown,
             histogram: hist,
+            notes: platforms
+                .iter()
+                .filter_map(Platform::unknown_note)
+                .collect(),
         }
     }
 
@@ -194,6 +201,9 @@ impl Dormant {
         page.figure("dormant", &self.rows.len().to_string());
         page.figure("dormant and privileged", &self.privileged.to_string());
         page.figure("unknown activity", &self.unknown.to_string());
+        for n in &self.notes {
+            page.note(n);
+        }
         page.chart(Chart::Histogram(
             "Enabled accounts by time since last activity".to_owned(),
             self.histogram.clone(),

@@ -66,9 +66,10 @@ pub struct Row {
     pub name: String,
     /// Seat status.
     pub status: SeatStatus,
-    /// System roles (Mattermost) or roles (Rocket.Chat, by name), then team
-    /// roles (`team admin of X`, `guest of Y`, `owner of Z`).
+    /// System roles (Mattermost) or roles (Rocket.Chat, by name).
     pub roles: Vec<String>,
+    /// Team roles beyond membership (`team admin of X`, `guest of Y`, `owner of Z`).
+    pub team_roles: Vec<String>,
     /// Mattermost position; empty elsewhere.
     pub position: String,
     /// Account creation.
@@ -176,6 +177,9 @@ pub struct LicenseReport {
     pub users: Vec<Row>,
     /// Totals over every platform.
     pub totals: Totals,
+    /// Why activity is unknown, per platform where it is.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 fn status(a: &Account, as_of: Timestamp, days: u64) -> SeatStatus {
@@ -202,8 +206,6 @@ impl LicenseReport {
                 let st = status(a, at, inactive_days);
                 t.add(st, a.service);
                 totals.add(st, a.service);
-                let mut roles = a.roles.clone();
-                roles.extend(a.team_roles.iter().cloned());
                 users.push(Row {
                     platform: a.platform.clone(),
                     user_id: a.id.clone(),
@@ -211,7 +213,8 @@ impl LicenseReport {
                     username: a.login.clone(),
                     name: a.name.clone(),
                     status: st,
-                    roles,
+                    roles: a.roles.clone(),
+                    team_roles: a.team_roles.clone(),
                     position: a.position.clone(),
                     created: a.created,
                     last_activity: match a.seen {
@@ -246,6 +249,10 @@ impl LicenseReport {
             platforms: seats,
             users,
             totals,
+            notes: platforms
+                .iter()
+                .filter_map(Platform::unknown_note)
+                .collect(),
         }
     }
 
@@ -277,7 +284,11 @@ impl LicenseReport {
                 r.username.clone(),
                 r.name.clone(),
                 r.status.as_str().to_owned(),
-                r.roles.join(" "),
+                if r.team_roles.is_empty() {
+                    r.roles.join(" ")
+                } else {
+                    format!("{}; {}", r.roles.join(" "), r.team_roles.join("; "))
+                },
                 r.position.clone(),
                 ts(r.created),
                 match r.last_activity {
@@ -390,6 +401,9 @@ impl LicenseReport {
                 s.version.as_deref().unwrap_or("not reported"),
                 s.edition.as_deref().unwrap_or("not reported")
             ));
+        }
+        for n in &self.notes {
+            page.note(n);
         }
         page.chart(Chart::Seats(
             self.platforms

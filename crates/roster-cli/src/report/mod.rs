@@ -493,27 +493,33 @@ impl Platform {
         as_of.or(self.taken_at).unwrap_or_else(Timestamp::now)
     }
 
-    /// Says on stderr why activity is unknown, if it is.
-    pub fn warn_unknown(&self) {
+    /// Why some activity is unknown, if it is (one sentence, unescaped).
+    pub fn unknown_note(&self) -> Option<String> {
         let unknown = self
             .accounts
             .iter()
             .filter(|a| a.seen == Seen::Unknown)
             .count();
         if unknown == 0 {
-            return;
+            return None;
         }
         let why = match &self.activity {
             ActivityData::Missing(w) | ActivityData::Partial(w) => w.as_str(),
             ActivityData::Complete => "",
         };
-        eprintln!(
-            "roster: {} {}: last activity of {unknown} account(s) is unknown ({}); they are \
-             shown as `unknown` and never counted as inactive or dormant",
+        Some(format!(
+            "{} {}: last activity of {unknown} account(s) is unknown ({why}); they are shown as \
+             `unknown` and never counted as inactive or dormant",
             self.title(),
-            crate::escape::term(&self.source),
-            crate::escape::term(why)
-        );
+            self.source
+        ))
+    }
+
+    /// Says on stderr why activity is unknown, if it is.
+    pub fn warn_unknown(&self) {
+        if let Some(note) = self.unknown_note() {
+            eprintln!("roster: {}", crate::escape::term(&note));
+        }
     }
 }
 
