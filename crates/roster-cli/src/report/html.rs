@@ -40,11 +40,13 @@ h1{font-size:1.6rem;margin:0 0 .2rem}h2{font-size:1.15rem;margin:2rem 0 .5rem}
 .notes{color:#57606a;font-size:.9rem;padding-left:1.2rem}
 .charts{display:flex;flex-wrap:wrap;gap:1.5rem;margin:1rem 0}
 table{border-collapse:collapse;width:100%;font-size:.9rem}
-th,td{border-bottom:1px solid #d8dee4;padding:.3rem .5rem;text-align:left;vertical-align:top;white-space:pre-wrap;overflow-wrap:anywhere}
+th,td{border-bottom:1px solid #d8dee4;padding:.3rem .5rem;text-align:left;vertical-align:top;white-space:pre-wrap;overflow-wrap:break-word;max-width:32rem}
+th{white-space:nowrap}
 th{background:#f6f8fa;cursor:pointer;user-select:none;position:sticky;top:0}
 th[aria-sort=ascending]::after{content:' \\25B2'}th[aria-sort=descending]::after{content:' \\25BC'}
 tr:hover td{background:#f6f8fa}
 .count{color:#57606a;font-size:.85rem}
+.wrap{overflow-x:auto}
 footer{margin-top:2rem;color:#8c959f;font-size:.8rem}
 ";
 
@@ -149,7 +151,7 @@ impl Page {
                 html(heading),
                 table.rows.len()
             );
-            o.push_str("<table class=\"sortable\">\n<thead><tr>");
+            o.push_str("<div class=\"wrap\"><table class=\"sortable\">\n<thead><tr>");
             for c in &table.columns {
                 let _ = write!(o, "<th>{}</th>", html(c));
             }
@@ -161,7 +163,7 @@ impl Page {
                 }
                 o.push_str("</tr>\n");
             }
-            o.push_str("</tbody>\n</table>\n");
+            o.push_str("</tbody>\n</table></div>\n");
         }
         let _ = write!(
             o,

@@ -122,20 +122,6 @@ fn skew(age: i64) -> i64 {
     (a * a * a / (span * span)) as i64
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn skew_keeps_order_and_shortens() {
-        let day = 86_400_000;
-        assert_eq!(skew(0), 0);
-        assert!(skew(365 * day) < 30 * day);
-        assert!(skew(3 * 365 * day) > 90 * day);
-        assert!(skew(1000 * day) <= 1000 * day);
-    }
-}
-
 impl super::MattermostSim {
     /// Deactivates a user (`delete_at` = now), as offboarding does;
     /// memberships stay. Unknown ids are ignored.
@@ -166,5 +152,19 @@ impl super::MattermostSim {
             u.first_name = first.to_owned();
             u.last_name = last.to_owned();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skew_keeps_order_and_shortens() {
+        let day = 86_400_000;
+        assert_eq!(skew(0), 0);
+        assert!(skew(365 * day) < 30 * day);
+        assert!(skew(3 * 365 * day) > 90 * day);
+        assert!(skew(1000 * day) <= 1000 * day);
     }
 }

@@ -51,7 +51,7 @@ const GENERATED_FROM: i64 = 1_546_300_800_000;
 const GENERATED_NOW: i64 = GENERATED_FROM + 7 * 365 * DAY_MS;
 
 /// Moves every generated date so the workspace's "now" is `now` (unix ms),
-/// and skews last logins towards it (age³/span²): most people logged in
+/// and skews last logins towards it (age⁴/span³): most people logged in
 /// recently, a tail of dormant accounts. Deterministic in `now`.
 pub(super) fn make_recent(org: &mut Org, now: i64) {
     let delta = now - GENERATED_NOW;
@@ -69,11 +69,12 @@ pub(super) fn make_recent(org: &mut Org, now: i64) {
     }
 }
 
-/// Age (ms) → skewed age, never longer: `age³ / span²`.
+/// Age (ms) → skewed age, never longer: `age⁴ / span³` (logins here are
+/// read years after creation, so they need a stronger pull than activity).
 fn skew(age: i64) -> i64 {
     let span = (GENERATED_NOW - GENERATED_FROM) as f64;
-    let a = age.max(0) as f64;
-    (a * a * a / (span * span)) as i64
+    let r = age.max(0) as f64 / span;
+    (r * r * r * r * span) as i64
 }
 
 impl RocketChatSim {
