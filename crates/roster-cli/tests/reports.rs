@@ -597,3 +597,29 @@ async fn demo_suggests_reports_and_writes_an_access_review() {
         .sum();
     assert!(recent > 0, "{v}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_without_licence_data_says_not_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = MattermostSim::with_options(
+        mm::OrgSpec::small(),
+        mm::SimOptions::default().with_license(SimLicense::NotReported),
+    );
+    let path = dir.path().join("mm.sqlite");
+    sync_mm(&sim, &path, &[]).await;
+    let table = roster(&["report", "licenses", s(&path)], &[]).await;
+    table.code(0);
+    assert!(
+        table
+            .stdout
+            .contains("seats:        licensed not reported, used"),
+        "{}",
+        table.stdout
+    );
+    assert!(table.stdout.contains("(edition not reported)"));
+    let v = roster(&["report", "licenses", s(&path), "--format", "json"], &[])
+        .await
+        .json();
+    assert_eq!(v["platforms"][0]["licensed"], Value::Null);
+    assert_eq!(v["platforms"][0]["version"], "10.5.1");
+}
