@@ -747,3 +747,157 @@ pub fn write_json<T: Serialize>(out: &mut dyn Write, value: &T) -> std::io::Resu
     serde_json::to_writer_pretty(&mut *out, value)?;
     writeln!(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::access_review::{AccessReview, Flag};
+    use super::*;
+    use roster_core::{Grant, Header, Record, ResourceRef, Summary, UserTraits};
+
+    fn user(id: &str, kind: AccountType, email: bool, last: Option<&str>) -> Resource {
+        Resource::new(ResourceType::User, id, id).with_user(UserTraits {
+            login: id.into(),
+            emails: if email {
+                vec![format!("{id}@x")]
+            } else {
+                vec![]
+            },
+            status: UserStatus::Enabled,
+            account_type: kind,
+            created_at: None,
+            last_login_at: last.and_then(Timestamp::parse_rfc3339),
+            last_activity_at: None,
+        })
+    }
+
+    fn snap(connector: &str, records: Vec<Record>, warnings: &[&str]) -> Snapshot {
+        let mut s = Snapshot::default();
+        s.push(Record::Header(Header::new(connector, "https://x")))
+            .unwrap();
+        for r in records {
+            s.push(r).unwrap();
+        }
+        s.push(Record::Summary(Summary {
+            complete: true,
+            finished_at: Timestamp::now(),
+            counts: roster_core::Counts::default(),
+            requests: 0,
+            retries: 0,
+            rate_limited: 0,
+            warnings: warnings.iter().map(|w| (*w).to_owned()).collect(),
+            requests_by_endpoint: Default::default(),
+            rate_limit_wait_ms: 0,
+            rate_limit_waits: 0,
+            elapsed_ms: 0,
+        }))
+        .unwrap();
+        s
+    }
+
+    #[test]
+    fn a_lost_lookup_makes_missing_activity_unknown_not_never() {
+        let records = vec![
+            Record::Resource(user(
+                "a",
+                AccountType::Human,
+                true,
+                Some("2026-01-01T00:00:00Z"),
+            )),
+            Record::Resource(user("b", AccountType::Human, true, None)),
+        ];
+        let full = Platform::new(&snap("mattermost", records.clone(), &[]));
+        assert_eq!(full.accounts[1].seen, Seen::Never);
+        let partial = Platform::new(&snap(
+            "mattermost",
+            records,
+            &[
+                "notice: last login is unavailable (500); users not among the 1 read so far have no last_login_at",
+            ],
+        ));
+        assert!(matches!(partial.activity, ActivityData::Partial(_)));
+        assert!(matches!(partial.accounts[0].seen, Seen::At(_)));
+        assert_eq!(partial.accounts[1].seen, Seen::Unknown);
+        assert!(!partial.accounts[1].seen.dormant(Timestamp::now(), 1));
+        assert!(
+            partial
+                .unknown_note()
+                .unwrap()
+                .contains("last login is unavailable")
+        );
+    }
+
+    #[test]
+    fn rocketchat_flags_and_team_roles() {
+        let role = |id: &str| {
+            Record::Resource(
+                Resource::new(ResourceType::Role, id, id).with_profile("scope", "Users"),
+            )
+        };
+        let grant = |ent: &str, who: &str| {
+            Record::Grant(Grant::new(ent.parse().unwrap(), ResourceRef::user(who)))
+        };
+        let guest = user(
+            "guest1",
+            AccountType::Human,
+            true,
+            Some("2026-11-01T00:00:00Z"),
+        )
+        .with_profile("roles", serde_json::json!(["guest"]));
+        let bot = user(
+            "bot1",
+            AccountType::Service,
+            false,
+            Some("2026-11-01T00:00:00Z"),
+        )
+        .with_profile("roles", serde_json::json!(["bot", "admin"]));
+        let plain = user(
+            "plain",
+            AccountType::Human,
+            true,
+            Some("2026-11-01T00:00:00Z"),
+        )
+        .with_profile("roles", serde_json::json!(["user"]));
+        let records = vec![
+            role("admin"),
+            role("user"),
+            role("guest"),
+            role("bot"),
+            Record::Resource(Resource::new(ResourceType::Team, "t1", "Ops")),
+            Record::Resource(guest),
+            Record::Resource(bot),
+            Record::Resource(plain),
+            grant("role:admin:assigned", "bot1"),
+            grant("role:bot:assigned", "bot1"),
+            grant("role:user:assigned", "plain"),
+            grant("team:t1:member", "guest1"),
+            grant("team:t1:owner", "guest1"),
+            grant("team:t1:member", "plain"),
+        ];
+        let p = Platform::new(&snap("rocketchat", records, &[]));
+        let review = AccessReview::new(
+            std::slice::from_ref(&p),
+            None,
+            Timestamp::parse_rfc3339("2026-11-30T00:00:00Z"),
+            90,
+        );
+        let flags = |login: &str| {
+            review
+                .rows
+                .iter()
+                .find(|r| r.login == login)
+                .map(|r| r.flags.clone())
+                .unwrap_or_default()
+        };
+        assert_eq!(flags("bot1"), [Flag::ServiceAdmin, Flag::NoEmail]);
+        assert_eq!(flags("guest1"), [Flag::GuestElevated]);
+        assert!(review.rows.iter().all(|r| r.login != "plain"));
+        let guest = p.accounts.iter().find(|a| a.login == "guest1").unwrap();
+        assert_eq!(guest.team_roles, ["owner of Ops"]);
+        assert_eq!(guest.teams, ["Ops"]);
+        let plain = p.accounts.iter().find(|a| a.login == "plain").unwrap();
+        assert_eq!(
+            plain.grants, 1,
+            "the user role is baseline; the membership counts"
+        );
+    }
+}
