@@ -115,9 +115,30 @@ pub fn read_file(path: &Path, names: &Names) -> Result<SecretString, Failure> {
     };
     text.zeroize();
     match result {
-        Ok(secret) => Ok(secret),
+        Ok(secret) => {
+            if !stdin && let Some(mode) = readable_by_others(path) {
+                eprintln!(
+                    "warning: the token file `{}` is readable by other users (mode {mode:o}); `chmod 600` it",
+                    path.display()
+                );
+            }
+            Ok(secret)
+        }
         Err(why) => refuse(&mut Vec::new(), why),
     }
+}
+
+/// The file's permission bits when group or others may read it.
+#[cfg(unix)]
+fn readable_by_others(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    (mode & 0o044 != 0).then_some(mode)
+}
+
+#[cfg(not(unix))]
+fn readable_by_others(_path: &Path) -> Option<u32> {
+    None
 }
 
 #[cfg(test)]
@@ -149,6 +170,19 @@ mod tests {
         assert!(read_file(&p, &MATTERMOST).is_err());
         let e = read_file(&dir.path().join("none"), &ROCKETCHAT).unwrap_err();
         assert!(e.message.contains("cannot read"), "{}", e.message);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn loose_permissions_are_noticed() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t");
+        std::fs::write(&p, "abc").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
+        assert_eq!(readable_by_others(&p), Some(0o640));
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(readable_by_others(&p), None);
     }
 
     #[test]

@@ -463,6 +463,30 @@ async fn mattermost_token_from_file_env_file_and_stdin() {
     .await;
     run.assert_code(0);
     assert!(!run.stdout.contains(MattermostSim::ADMIN_TOKEN));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let run = roster(
+            &[
+                "validate",
+                "mattermost",
+                "--base-url",
+                &url,
+                "--api-token-file",
+                s(&file),
+            ],
+            &[],
+        )
+        .await;
+        run.assert_code(0);
+        assert!(
+            run.stderr.contains("readable by other users"),
+            "{}",
+            run.stderr
+        );
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     roster(
         &["validate", "mattermost", "--base-url", &url],
         &[("BATON_API_TOKEN_FILE", s(&file))],
