@@ -9,6 +9,9 @@ use roster_core::snapshot::ReadError;
 use crate::exit::{self, Failure};
 use crate::sqlite;
 
+/// What to do with a file changed after the sync wrote it.
+const TAMPERED_HINT: &str = "use the file exactly as `roster sync` wrote it, or sync again";
+
 /// Loads `path` (`-` reads JSON Lines from stdin). A SQLite file is opened
 /// in place; JSON Lines are parsed one line at a time as they are read
 /// (lines capped at [`roster_core::snapshot::MAX_LINE_BYTES`]), never held
@@ -47,8 +50,15 @@ pub fn load(path: &Path) -> anyhow::Result<Snapshot> {
         }
         drop(input);
         return sqlite::read(path).map_err(|e| {
+            let tampered = e
+                .chain()
+                .any(|c| matches!(c.downcast_ref(), Some(ReadError::Counts { .. })));
             Failure::usage(format!("{e:#}"))
-                .hint("the file is a SQLite database but not a roster snapshot")
+                .hint(if tampered {
+                    TAMPERED_HINT
+                } else {
+                    "the file is a SQLite database but not a roster snapshot"
+                })
                 .into()
         });
     }
@@ -62,7 +72,7 @@ pub fn load(path: &Path) -> anyhow::Result<Snapshot> {
             _ => false,
         };
         let hint = if tampered {
-            "use the file exactly as `roster sync` wrote it, or sync again"
+            TAMPERED_HINT
         } else {
             "expected a roster-snapshot/1 file (JSON Lines or SQLite)"
         };

@@ -341,7 +341,13 @@ fn read_only_uri(path: &Path) -> anyhow::Result<String> {
     let text = path
         .to_str()
         .ok_or_else(|| anyhow::anyhow!("the path `{}` is not UTF-8", path.display()))?;
-    let mut uri = String::from("file:");
+    // An absolute path gets an empty authority (`file:///…`), so a path
+    // starting with `//` is not read as a host name.
+    let mut uri = String::from(if text.starts_with('/') {
+        "file://"
+    } else {
+        "file:"
+    });
     for b in text.bytes() {
         if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
             uri.push(char::from(b));
@@ -363,7 +369,7 @@ pub fn read(path: &Path) -> anyhow::Result<Snapshot> {
 pub fn read_with(path: &Path, limits: ReadLimits) -> anyhow::Result<Snapshot> {
     use anyhow::Context as _;
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::atomic::{AtomicBool, Ordering};
     let cannot_open = || format!("cannot open `{}` as SQLite", path.display());
     let mut conn = Connection::open_with_flags(
         read_only_uri(path)?,
@@ -381,14 +387,15 @@ pub fn read_with(path: &Path, limits: ReadLimits) -> anyhow::Result<Snapshot> {
     // only if they are harmless.
     conn.pragma_update(None, "trusted_schema", false)
         .with_context(cannot_open)?;
-    let checks = Arc::new(AtomicU64::new(0));
     let exhausted = Arc::new(AtomicBool::new(false));
     {
-        let (checks, exhausted) = (checks.clone(), exhausted.clone());
+        let exhausted = exhausted.clone();
+        let mut checks: u64 = 0;
         conn.progress_handler(
             limits.steps_per_check,
             Some(move || {
-                let over = checks.fetch_add(1, Ordering::Relaxed) >= limits.max_step_checks;
+                checks += 1;
+                let over = checks > limits.max_step_checks;
                 if over {
                     exhausted.store(true, Ordering::Relaxed);
                 }
@@ -409,7 +416,8 @@ pub fn read_with(path: &Path, limits: ReadLimits) -> anyhow::Result<Snapshot> {
         );
     }
     let snap = snap?;
-    snap.check_counts().with_context(not_roster)?;
+    snap.check_counts()
+        .with_context(|| format!("`{}`", path.display()))?;
     Ok(snap)
 }
 
@@ -781,6 +789,15 @@ mod tests {
         // An awkward directory name survives the file: URI.
         let dir = tempfile::tempdir().unwrap();
         let sub = dir.path().join("a b?c#d%20e");
+        assert!(
+            read_only_uri(Path::new("//x/y"))
+                .unwrap()
+                .starts_with("file:////x/y?")
+        );
+        assert_eq!(
+            read_only_uri(Path::new("a b")).unwrap(),
+            "file:a%20b?mode=ro&immutable=1"
+        );
         std::fs::create_dir(&sub).unwrap();
         let path = sub.join("snap.sqlite");
         finished(&path).await;

@@ -142,7 +142,7 @@ pub enum ReadError {
     /// The summary's `counts` differ from the lines in the file: lines were
     /// deleted, added or cut off after the sync wrote it.
     #[error(
-        "the summary counts {expected} {kind} lines but the file has {found}: the file was changed after the sync wrote it (lines deleted, added or cut off), so it is not the snapshot the sync took"
+        "the summary counts {expected} {kind} records but the file holds {found}: it was changed after the sync wrote it (records deleted, added or cut off), so it is not the snapshot the sync took"
     )]
     Counts {
         /// `resource`, `entitlement` or `grant`.
