@@ -281,7 +281,8 @@ pub struct MattermostArgs {
     #[arg(long, env = "BATON_BASE_URL", value_name = "URL")]
     pub base_url: String,
 
-    /// A personal access token or bot token of a System Admin.
+    /// A personal access token or bot token of a System Admin. The flag form is visible to other
+    /// users of the machine (ps, /proc); prefer --api-token-file or the environment.
     #[arg(
         long,
         env = "BATON_API_TOKEN",
@@ -289,7 +290,12 @@ pub struct MattermostArgs {
         value_name = "TOKEN",
         value_parser = parse_secret
     )]
-    pub api_token: SecretString,
+    pub api_token: Option<SecretString>,
+
+    /// Read the token from this file (`-`: stdin), surrounding whitespace trimmed. Unlike
+    /// --api-token, the token is then not visible to other users of the machine.
+    #[arg(long, env = "BATON_API_TOKEN_FILE", value_name = "PATH")]
+    pub api_token_file: Option<PathBuf>,
 
     /// Client-side quota per endpoint, CALLS/DURATION (e.g. 10/1s) or off [default: off; the
     /// server's X-RateLimit headers always pace].
@@ -322,7 +328,8 @@ pub struct RocketChatArgs {
     )]
     pub user_id: SecretString,
 
-    /// The API user's personal access token (X-Auth-Token).
+    /// The API user's personal access token (X-Auth-Token). The flag form is visible to other
+    /// users of the machine (ps, /proc); prefer --auth-token-file or the environment.
     #[arg(
         long,
         env = "BATON_ROCKETCHAT_AUTH_TOKEN",
@@ -330,7 +337,12 @@ pub struct RocketChatArgs {
         value_name = "TOKEN",
         value_parser = parse_secret
     )]
-    pub auth_token: SecretString,
+    pub auth_token: Option<SecretString>,
+
+    /// Read the auth token from this file (`-`: stdin), surrounding whitespace trimmed. Unlike
+    /// --auth-token, the token is then not visible to other users of the machine.
+    #[arg(long, env = "BATON_ROCKETCHAT_AUTH_TOKEN_FILE", value_name = "PATH")]
+    pub auth_token_file: Option<PathBuf>,
 
     /// Client-side quota per endpoint, CALLS/DURATION (10/60s, 30/60s, 10/1s) or off (for a
     /// token holding api-bypass-rate-limit). Match the server's API_Default_Count settings.

@@ -241,7 +241,7 @@ async fn run_one(
         );
     }
     for w in &summary.warnings {
-        eprintln!("warning: {name}: {w}");
+        eprintln!("warning: {name}: {}", crate::escape::term(w));
     }
     let text = std::fs::read_to_string(&jsonl)
         .with_context(|| format!("cannot read back `{}`", jsonl.display()))?;

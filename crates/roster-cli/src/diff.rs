@@ -7,6 +7,8 @@ use std::io::Write;
 use roster_core::{EntitlementId, Grant, Resource, ResourceRef, ResourceType, Snapshot};
 use serde_json::{Value, json};
 
+use crate::escape;
+
 /// One changed attribute of a resource present in both snapshots.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FieldChange {
@@ -200,10 +202,10 @@ impl<'a> Diff<'a> {
                 self.resources_changed.len()
             )?;
             for r in &self.resources_added {
-                writeln!(out, "{}", self.resource_line('+', r))?;
+                put(out, &self.resource_line('+', r))?;
             }
             for r in &self.resources_removed {
-                writeln!(out, "{}", self.resource_line('-', r))?;
+                put(out, &self.resource_line('-', r))?;
             }
             for c in &self.resources_changed {
                 let what: Vec<String> = c
@@ -211,11 +213,13 @@ impl<'a> Diff<'a> {
                     .iter()
                     .map(|f| format!("{} {} → {}", f.field, short(&f.old), short(&f.new)))
                     .collect();
-                writeln!(
+                put(
                     out,
-                    "{}: {}",
-                    self.resource_line('~', c.resource),
-                    what.join("; ")
+                    &format!(
+                        "{}: {}",
+                        self.resource_line('~', c.resource),
+                        what.join("; ")
+                    ),
                 )?;
             }
             writeln!(out)?;
@@ -228,17 +232,15 @@ impl<'a> Diff<'a> {
                 self.entitlements_removed.len()
             )?;
             for e in &self.entitlements_added {
-                writeln!(
+                put(
                     out,
-                    "+ entitlement {e} ({})",
-                    self.names.display(&e.resource)
+                    &format!("+ entitlement {e} ({})", self.names.display(&e.resource)),
                 )?;
             }
             for e in &self.entitlements_removed {
-                writeln!(
+                put(
                     out,
-                    "- entitlement {e} ({})",
-                    self.names.display(&e.resource)
+                    &format!("- entitlement {e} ({})", self.names.display(&e.resource)),
                 )?;
             }
             writeln!(out)?;
@@ -251,10 +253,10 @@ impl<'a> Diff<'a> {
                 self.grants_removed.len()
             )?;
             for g in &self.grants_added {
-                writeln!(out, "{}", self.grant_line('+', g))?;
+                put(out, &self.grant_line('+', g))?;
             }
             for g in &self.grants_removed {
-                writeln!(out, "{}", self.grant_line('-', g))?;
+                put(out, &self.grant_line('-', g))?;
             }
         }
         Ok(())
@@ -324,6 +326,13 @@ impl<'a> Diff<'a> {
             self.grants_removed.len()
         )
     }
+}
+
+/// Writes one line of the text report. Names, ids and values come from the
+/// snapshots (that is, from the server): [`escape::term`] keeps each on its
+/// line and out of the terminal's control.
+fn put(out: &mut dyn Write, line: &str) -> std::io::Result<()> {
+    writeln!(out, "{}", escape::term(line))
 }
 
 fn short(v: &Value) -> String {

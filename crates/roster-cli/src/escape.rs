@@ -15,6 +15,8 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
+use roster_core::ValidationReport;
+
 /// Characters shown as an escape in human-readable output.
 fn needs_escape(c: char) -> bool {
     c.is_control() // C0, DEL, C1
@@ -58,6 +60,35 @@ pub fn term(text: &str) -> Cow<'_, str> {
         }
     }
     Cow::Owned(out)
+}
+
+/// A validation report whose every server-provided string (check names and
+/// details, rate-limit detail, plan totals, buckets, advice) went through
+/// [`term`], ready for its multi-line `Display`.
+pub fn validation_report(report: &ValidationReport) -> ValidationReport {
+    let t = |s: &str| term(s).into_owned();
+    let mut out = report.clone();
+    out.connector = t(&report.connector);
+    out.source = t(&report.source);
+    for c in &mut out.checks {
+        c.name = t(&c.name);
+        c.detail = t(&c.detail);
+    }
+    if let Some(rl) = &mut out.rate_limit {
+        rl.detail = t(&rl.detail);
+    }
+    if let Some(plan) = &mut out.plan {
+        for (k, _) in &mut plan.totals {
+            *k = t(k);
+        }
+        for b in &mut plan.buckets {
+            b.bucket = t(&b.bucket);
+        }
+        for a in &mut plan.advice {
+            *a = t(a);
+        }
+    }
+    out
 }
 
 /// One CSV cell: OWASP's formula-injection rule, then RFC 4180 quoting.
@@ -144,6 +175,23 @@ mod tests {
         assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_cell("two\nlines"), "\"two\nlines\"");
         assert_eq!(csv_cell("a-b"), "a-b");
+    }
+
+    #[test]
+    fn validation_report_text_stays_on_its_lines() {
+        use roster_core::Check;
+        let mut r = ValidationReport::new("mattermost", "https://x");
+        r.push(Check::fail(
+            "authenticated",
+            "as @eve\n  [ok  ] forged\x1b]0;t\x07",
+        ));
+        let text = validation_report(&r).to_string();
+        assert_eq!(text.lines().count(), 3, "{text}");
+        assert!(!text.contains('\x1b'), "{text}");
+        assert!(
+            text.contains("as @eve\\n  [ok  ] forged\\e]0;t\\x07"),
+            "{text}"
+        );
     }
 
     #[test]

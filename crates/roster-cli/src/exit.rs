@@ -130,9 +130,10 @@ pub fn report(err: &anyhow::Error) -> ExitCode {
     } else {
         (USAGE, one_line(&format!("{err:#}")), None)
     };
-    eprintln!("error: {message}");
+    // Messages quote server text and snapshot content: one line, no controls.
+    eprintln!("error: {}", crate::escape::term(&message));
     if let Some(hint) = hint {
-        eprintln!("hint: {hint}");
+        eprintln!("hint: {}", crate::escape::term(&hint));
     }
     ExitCode::from(code)
 }

@@ -1,62 +1,87 @@
 //! Reading a snapshot file (JSON Lines or SQLite, told apart by content).
 
-use std::io::Read as _;
+use std::io::{BufReader, Read};
 use std::path::Path;
 
-use anyhow::Context as _;
 use roster_core::Snapshot;
+use roster_core::snapshot::ReadError;
 
 use crate::exit::{self, Failure};
 use crate::sqlite;
 
+/// What to do with a file changed after the sync wrote it.
+const TAMPERED_HINT: &str = "use the file exactly as `roster sync` wrote it, or sync again";
+
 /// Loads `path` (`-` reads JSON Lines from stdin). A SQLite file is opened
-/// in place, not read into memory first.
+/// in place; JSON Lines are parsed one line at a time as they are read
+/// (lines capped at [`roster_core::snapshot::MAX_LINE_BYTES`]), never held
+/// whole in memory. A file whose summary counts differ from its lines, or
+/// with a second header, is refused.
 pub fn load(path: &Path) -> anyhow::Result<Snapshot> {
-    let bytes = if path.as_os_str() == "-" {
-        let mut buf = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut buf)
-            .context("cannot read the snapshot from stdin")?;
-        if sqlite::looks_like_sqlite(&buf) {
+    let stdin = path.as_os_str() == "-";
+    let cannot_read = |e: std::io::Error| {
+        let what = if stdin {
+            "the snapshot from stdin".to_owned()
+        } else {
+            format!("`{}`", path.display())
+        };
+        Failure::usage(format!("cannot read {what}: {e}"))
+            .hint("check the path; snapshots are written by `roster sync … --out PATH`")
+    };
+    let mut input: Box<dyn Read> = if stdin {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::fs::File::open(path).map_err(cannot_read)?)
+    };
+    // The first bytes tell SQLite from JSON Lines.
+    let mut head = Vec::with_capacity(16);
+    input
+        .by_ref()
+        .take(16)
+        .read_to_end(&mut head)
+        .map_err(cannot_read)?;
+    if sqlite::looks_like_sqlite(&head) {
+        if stdin {
             return Err(
                 Failure::usage("a SQLite snapshot cannot be read from stdin")
                     .hint("pass the path of the .sqlite file instead of `-`")
                     .into(),
             );
         }
-        buf
-    } else {
-        let cannot_read = |e: std::io::Error| {
-            Failure::usage(format!("cannot read `{}`: {e}", path.display()))
-                .hint("check the path; snapshots are written by `roster sync … --out PATH`")
+        drop(input);
+        return sqlite::read(path).map_err(|e| {
+            let tampered = e
+                .chain()
+                .any(|c| matches!(c.downcast_ref(), Some(ReadError::Counts { .. })));
+            Failure::usage(format!("{e:#}"))
+                .hint(if tampered {
+                    TAMPERED_HINT
+                } else {
+                    "the file is a SQLite database but not a roster snapshot"
+                })
+                .into()
+        });
+    }
+    let reader = BufReader::with_capacity(256 * 1024, std::io::Cursor::new(head).chain(input));
+    Snapshot::from_reader(reader).map_err(|e| {
+        let tampered = match &e {
+            ReadError::Counts { .. } => true,
+            ReadError::Line { message, .. } => {
+                message.contains("second header") || message.contains("follows the summary")
+            }
+            _ => false,
         };
-        let mut file = std::fs::File::open(path).map_err(cannot_read)?;
-        let mut buf = Vec::new();
-        file.by_ref()
-            .take(16)
-            .read_to_end(&mut buf)
-            .map_err(cannot_read)?;
-        if sqlite::looks_like_sqlite(&buf) {
-            return sqlite::read(path).map_err(|e| {
-                Failure::usage(format!("{e:#}"))
-                    .hint("the file is a SQLite database but not a roster snapshot")
-                    .into()
-            });
+        let hint = if tampered {
+            TAMPERED_HINT
+        } else {
+            "expected a roster-snapshot/1 file (JSON Lines or SQLite)"
+        };
+        match e {
+            ReadError::Io(io) => cannot_read(io).into(),
+            e => Failure::usage(format!("`{}`: {e}", path.display()))
+                .hint(hint)
+                .into(),
         }
-        file.read_to_end(&mut buf).map_err(cannot_read)?;
-        buf
-    };
-    let text = std::str::from_utf8(&bytes).map_err(|_| {
-        Failure::usage(format!(
-            "`{}` is neither JSON Lines nor SQLite",
-            path.display()
-        ))
-        .hint("expected a roster-snapshot/1 file (JSON Lines or SQLite)")
-    })?;
-    Snapshot::from_jsonl(text).map_err(|e| {
-        Failure::usage(format!("`{}`: {e}", path.display()))
-            .hint("expected a roster-snapshot/1 file (JSON Lines or SQLite)")
-            .into()
     })
 }
 

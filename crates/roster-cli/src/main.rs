@@ -31,6 +31,7 @@ mod progress;
 mod report;
 mod sqlite;
 mod sync;
+mod token;
 mod util;
 
 use std::io::{IsTerminal as _, Write as _};
@@ -128,7 +129,10 @@ fn diff_cmd(args: &cli::DiffArgs) -> anyhow::Result<u8> {
     {
         eprintln!(
             "warning: comparing snapshots of different sources: {} {} vs {} {}",
-            a.connector, a.source, b.connector, b.source
+            escape::term(&a.connector),
+            escape::term(&a.source),
+            escape::term(&b.connector),
+            escape::term(&b.source)
         );
     }
     let d = diff::Diff::new(&old, &new);

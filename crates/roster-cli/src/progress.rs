@@ -182,7 +182,9 @@ impl Progress for Tracker {
                 drop(st);
                 // Without bars, the final report lists the warnings.
                 if let Some(d) = &self.display {
-                    let _ = d.multi.println(format!("warning: {message}"));
+                    let _ = d
+                        .multi
+                        .println(format!("warning: {}", crate::escape::term(message)));
                 }
             }
             ProgressEvent::Finished(_) => st.finished = true,
@@ -219,7 +221,9 @@ fn render_loop(tracker: &std::sync::Weak<Tracker>, stop: &AtomicBool) {
         let Some(t) = tracker.upgrade() else { return };
         let Some(d) = &t.display else { return };
         if !title_printed {
-            let _ = d.multi.println(format!("{}:", d.title));
+            let _ = d
+                .multi
+                .println(format!("{}:", crate::escape::term(&d.title)));
             title_printed = true;
         }
         let now = Instant::now();

@@ -305,28 +305,197 @@ pub fn looks_like_sqlite(bytes: &[u8]) -> bool {
     bytes.starts_with(b"SQLite format 3\0")
 }
 
+/// Bounds on reading a SQLite file, which may be crafted: a "snapshot"
+/// whose tables are views over endless recursive queries, or whose values
+/// are huge, must fail fast instead of eating the machine.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadLimits {
+    /// Rows read from all tables together.
+    pub max_rows: u64,
+    /// Rows read from `meta` (a real one has about twenty).
+    pub max_meta_rows: u64,
+    /// The progress handler runs every this many SQLite VM steps.
+    pub steps_per_check: i32,
+    /// How often it may run before the read is stopped.
+    pub max_step_checks: u64,
+    /// The largest string or blob SQLite may produce, in bytes.
+    pub max_value_bytes: i32,
+}
+
+impl Default for ReadLimits {
+    fn default() -> Self {
+        Self {
+            max_rows: 100_000_000,
+            max_meta_rows: 10_000,
+            // 2·10¹⁰ steps: about 200 per row of the largest legitimate file.
+            steps_per_check: 10_000,
+            max_step_checks: 2_000_000,
+            max_value_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// The tables roster reads; each must be a real table.
+const TABLES: [&str; 4] = ["meta", "resources", "entitlements", "grants"];
+
+/// A `file:` URI for `path`, opened read-only and immutable: SQLite then
+/// takes no locks and never creates `-wal`, `-shm` or journal files beside
+/// the input, even for a database in WAL mode.
+fn read_only_uri(path: &Path) -> anyhow::Result<String> {
+    let text = path
+        .to_str()
+        .ok_or_else(|| anyhow::anyhow!("the path `{}` is not UTF-8", path.display()))?;
+    // An absolute path gets an empty authority (`file:///…`), so a path
+    // starting with `//` is not read as a host name.
+    let mut uri = String::from(if text.starts_with('/') {
+        "file://"
+    } else {
+        "file:"
+    });
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
+            uri.push(char::from(b));
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri.push_str("?mode=ro&immutable=1");
+    Ok(uri)
+}
+
 /// Reads a SQLite snapshot back. A database without `meta.complete` (never
 /// finished) reads as a snapshot without summary.
 pub fn read(path: &Path) -> anyhow::Result<Snapshot> {
-    use anyhow::Context as _;
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .with_context(|| format!("cannot open `{}` as SQLite", path.display()))?;
-    let ctx = || format!("`{}` is not a roster SQLite snapshot", path.display());
-    read_conn(&conn).with_context(ctx)
+    read_with(path, ReadLimits::default())
 }
 
-fn read_conn(conn: &Connection) -> anyhow::Result<Snapshot> {
+/// [`read`] within `limits`.
+pub fn read_with(path: &Path, limits: ReadLimits) -> anyhow::Result<Snapshot> {
+    use anyhow::Context as _;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let cannot_open = || format!("cannot open `{}` as SQLite", path.display());
+    let mut conn = Connection::open_with_flags(
+        read_only_uri(path)?,
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .with_context(cannot_open)?;
+    conn.set_limit(
+        rusqlite::limits::Limit::SQLITE_LIMIT_LENGTH,
+        limits.max_value_bytes,
+    )
+    .with_context(cannot_open)?;
+    // Functions named in the schema (views, triggers, generated columns) run
+    // only if they are harmless.
+    conn.pragma_update(None, "trusted_schema", false)
+        .with_context(cannot_open)?;
+    let exhausted = Arc::new(AtomicBool::new(false));
+    {
+        let exhausted = exhausted.clone();
+        let mut checks: u64 = 0;
+        conn.progress_handler(
+            limits.steps_per_check,
+            Some(move || {
+                checks += 1;
+                let over = checks > limits.max_step_checks;
+                if over {
+                    exhausted.store(true, Ordering::Relaxed);
+                }
+                over
+            }),
+        )
+        .with_context(cannot_open)?;
+    }
+    let not_roster = || format!("`{}` is not a roster SQLite snapshot", path.display());
+    let snap = read_conn(&conn, limits).with_context(not_roster);
+    if exhausted.load(Ordering::Relaxed) {
+        anyhow::bail!(
+            "reading `{}` took more than {} SQLite steps and was stopped: a roster snapshot is plain tables, read in one pass",
+            path.display(),
+            limits
+                .max_step_checks
+                .saturating_mul(u64::try_from(limits.steps_per_check).unwrap_or(0))
+        );
+    }
+    let snap = snap?;
+    snap.check_counts()
+        .with_context(|| format!("`{}`", path.display()))?;
+    Ok(snap)
+}
+
+/// Refuses a database whose `meta`, `resources`, `entitlements` or
+/// `grants` is a view or a virtual table: reading those runs arbitrary
+/// queries.
+fn check_tables(conn: &Connection) -> anyhow::Result<()> {
+    for table in TABLES {
+        let found: Option<(String, Option<String>)> = conn
+            .query_row(
+                "SELECT type, sql FROM sqlite_schema WHERE lower(name) = ?1 AND type IN ('table', 'view')",
+                [table],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map(Some)
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                e => Err(e),
+            })?;
+        match found {
+            None => anyhow::bail!("it has no `{table}` table"),
+            Some((kind, _)) if kind != "table" => anyhow::bail!(
+                "`{table}` is a {kind}, not a table; roster reads only plain tables (a view can run any query)"
+            ),
+            Some((_, Some(sql)))
+                if sql
+                    .trim_start()
+                    .to_ascii_uppercase()
+                    .starts_with("CREATE VIRTUAL") =>
+            {
+                anyhow::bail!("`{table}` is a virtual table; roster reads only plain tables")
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Counts rows against [`ReadLimits::max_rows`].
+struct RowBudget {
+    left: u64,
+    max: u64,
+}
+
+impl RowBudget {
+    fn take(&mut self) -> anyhow::Result<()> {
+        match self.left.checked_sub(1) {
+            Some(left) => {
+                self.left = left;
+                Ok(())
+            }
+            None => anyhow::bail!("it has more than {} rows", self.max),
+        }
+    }
+}
+
+fn read_conn(conn: &Connection, limits: ReadLimits) -> anyhow::Result<Snapshot> {
     use anyhow::{Context as _, anyhow, bail};
+    check_tables(conn)?;
+    let mut budget = RowBudget {
+        left: limits.max_rows,
+        max: limits.max_rows,
+    };
     let mut meta: HashMap<String, String> = HashMap::new();
     {
         let mut stmt = conn.prepare("SELECT key, value FROM meta")?;
         let rows = stmt.query_map([], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
         })?;
-        for row in rows {
+        for (i, row) in rows.enumerate() {
+            if i as u64 >= limits.max_meta_rows {
+                bail!("`meta` has more than {} rows", limits.max_meta_rows);
+            }
+            budget.take()?;
             let (k, v) = row?;
             meta.insert(k, v.unwrap_or_default());
         }
@@ -367,6 +536,7 @@ fn read_conn(conn: &Connection) -> anyhow::Result<Snapshot> {
     )?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
+        budget.take()?;
         let rtype: String = row.get(0)?;
         let id: String = row.get(1)?;
         let resource_type: ResourceType =
@@ -432,6 +602,7 @@ fn read_conn(conn: &Connection) -> anyhow::Result<Snapshot> {
     )?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
+        budget.take()?;
         let id: String = row.get(0)?;
         let eid: EntitlementId = id.parse().map_err(|e| anyhow!("{e}"))?;
         let rtype: String = row.get(1)?;
@@ -463,6 +634,7 @@ fn read_conn(conn: &Connection) -> anyhow::Result<Snapshot> {
         .prepare("SELECT entitlement, principal_type, principal_id FROM grants ORDER BY rowid")?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
+        budget.take()?;
         let ent: String = row.get(0)?;
         let ptype: String = row.get(1)?;
         snap.grants.push(Grant::new(
@@ -606,6 +778,86 @@ mod tests {
             )
             .unwrap();
         assert!(plan.contains("grants_by_principal"), "{plan}");
+    }
+
+    async fn finished(path: &Path) {
+        let mut sink = SqliteSink::create(path).unwrap();
+        sink.begin(&Header::new("mattermost", "https://x"))
+            .await
+            .unwrap();
+        for r in sample() {
+            sink.write(&r).await.unwrap();
+        }
+        sink.finish(&summary(true)).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn reading_is_bounded() {
+        // An awkward directory name survives the file: URI.
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("a b?c#d%20e");
+        assert!(
+            read_only_uri(Path::new("//x/y"))
+                .unwrap()
+                .starts_with("file:////x/y?")
+        );
+        assert_eq!(
+            read_only_uri(Path::new("a b")).unwrap(),
+            "file:a%20b?mode=ro&immutable=1"
+        );
+        std::fs::create_dir(&sub).unwrap();
+        let path = sub.join("snap.sqlite");
+        finished(&path).await;
+        assert!(read(&path).unwrap().is_complete());
+
+        let rows = ReadLimits {
+            max_rows: 3,
+            ..ReadLimits::default()
+        };
+        let err = format!("{:#}", read_with(&path, rows).unwrap_err());
+        assert!(err.contains("more than 3 rows"), "{err}");
+
+        let steps = ReadLimits {
+            steps_per_check: 1,
+            max_step_checks: 20,
+            ..ReadLimits::default()
+        };
+        let err = format!("{:#}", read_with(&path, steps).unwrap_err());
+        assert!(err.contains("SQLite steps"), "{err}");
+
+        let conn = Connection::open(&path).unwrap();
+        conn.execute(
+            "UPDATE meta SET value = ?1 WHERE key = 'source'",
+            ["x".repeat(2000)],
+        )
+        .unwrap();
+        drop(conn);
+        let small = ReadLimits {
+            max_value_bytes: 1000,
+            ..ReadLimits::default()
+        };
+        assert!(read_with(&path, small).is_err());
+        assert!(read(&path).is_ok());
+    }
+
+    #[tokio::test]
+    async fn views_and_missing_tables_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("snap.sqlite");
+        finished(&path).await;
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "ALTER TABLE grants RENAME TO g; CREATE VIEW GRANTS AS SELECT * FROM g;",
+        )
+        .unwrap();
+        drop(conn);
+        let err = format!("{:#}", read(&path).unwrap_err());
+        assert!(err.contains("`grants` is a view"), "{err}");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("DROP VIEW GRANTS").unwrap();
+        drop(conn);
+        let err = format!("{:#}", read(&path).unwrap_err());
+        assert!(err.contains("no `grants` table"), "{err}");
     }
 
     #[tokio::test]

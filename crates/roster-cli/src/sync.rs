@@ -16,9 +16,11 @@ use roster_rocketchat::{RocketChatConfig, RocketChatConnector};
 use secrecy::ExposeSecret as _;
 
 use crate::cli::{MattermostArgs, OutputArgs, RocketChatArgs, SnapshotFormat, TextJson};
+use crate::escape;
 use crate::exit::{self, Failure};
 use crate::progress::Tracker;
 use crate::sqlite::SqliteSink;
+use crate::token;
 use crate::util::{human_duration, thousands};
 
 /// A platform and its connection flags.
@@ -45,7 +47,12 @@ impl Target {
         let wrap = |e: roster_core::Error| Failure::from_core(&e, &validate_cmd);
         Ok(match self {
             Target::Mattermost(a) => {
-                let mut c = MattermostConfig::new(a.base_url.clone(), a.api_token.clone())
+                let token = token::resolve(
+                    a.api_token.as_ref(),
+                    a.api_token_file.as_deref(),
+                    &token::MATTERMOST,
+                )?;
+                let mut c = MattermostConfig::new(a.base_url.clone(), token)
                     .allow_insecure_http(a.http.insecure_http)
                     .enrich(!a.no_enrich);
                 if let Some(t) = a.http.timeout {
@@ -57,10 +64,15 @@ impl Target {
                 Box::new(MattermostConnector::new(c).map_err(wrap)?)
             }
             Target::RocketChat(a) => {
+                let token = token::resolve(
+                    a.auth_token.as_ref(),
+                    a.auth_token_file.as_deref(),
+                    &token::ROCKETCHAT,
+                )?;
                 let mut c = RocketChatConfig::new(
                     a.base_url.clone(),
                     a.user_id.expose_secret().to_owned(),
-                    a.auth_token.clone(),
+                    token,
                 )
                 .allow_insecure_http(a.http.insecure_http)
                 .rate_limit(a.rate_limit.get())
@@ -93,7 +105,7 @@ pub async fn validate(target: &Target, format: TextJson) -> anyhow::Result<u8> {
     match format {
         TextJson::Text => {
             use io::Write as _;
-            writeln!(out, "{report}")?;
+            writeln!(out, "{}", escape::validation_report(&report))?;
         }
         TextJson::Json => {
             use io::Write as _;
@@ -281,7 +293,7 @@ pub async fn sync(target: &Target, out: &OutputArgs, verbose: bool) -> anyhow::R
 
     let report = validate_report(connector.as_ref(), slug).await?;
     if !report.sync_possible() {
-        eprintln!("{report}");
+        eprintln!("{}", escape::validation_report(&report));
         return Err(not_possible(&report, slug).into());
     }
     for c in report
@@ -289,7 +301,11 @@ pub async fn sync(target: &Target, out: &OutputArgs, verbose: bool) -> anyhow::R
         .iter()
         .filter(|c| c.status == roster_core::CheckStatus::Warn)
     {
-        eprintln!("warning: {}: {}", c.name, exit::one_line(&c.detail));
+        eprintln!(
+            "warning: {}: {}",
+            escape::term(&c.name),
+            escape::term(&exit::one_line(&c.detail))
+        );
     }
     if let Some(plan) = &report.plan
         && plan.estimated() >= std::time::Duration::from_secs(60)
@@ -300,7 +316,7 @@ pub async fn sync(target: &Target, out: &OutputArgs, verbose: bool) -> anyhow::R
             human_duration(plan.estimated())
         );
         for advice in &plan.advice {
-            eprintln!("  advice: {advice}");
+            eprintln!("  advice: {}", escape::term(advice));
         }
     }
     let draw = !out.no_progress && !verbose && io::stderr().is_terminal();
@@ -428,7 +444,7 @@ fn finish_report(
     }
     eprintln!("warning: the snapshot is INCOMPLETE (\"complete\": false):");
     for w in &summary.warnings {
-        eprintln!("  - {}", exit::one_line(w));
+        eprintln!("  - {}", escape::term(&exit::one_line(w)));
     }
     eprintln!(
         "hint: do not treat missing grants as revoked; fix the cause (see the warnings) and sync again"

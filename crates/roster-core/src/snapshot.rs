@@ -167,18 +167,79 @@ pub enum ReadError {
     /// The first line is not a header, or names another format.
     #[error("not a roster-snapshot/1 file: {0}")]
     Format(String),
+    /// The summary's `counts` differ from the lines in the file: lines were
+    /// deleted, added or cut off after the sync wrote it.
+    #[error(
+        "the summary counts {expected} {kind} records but the file holds {found}: it was changed after the sync wrote it (records deleted, added or cut off), so it is not the snapshot the sync took"
+    )]
+    Counts {
+        /// `resource`, `entitlement` or `grant`.
+        kind: &'static str,
+        /// What the summary says.
+        expected: u64,
+        /// What the file holds.
+        found: u64,
+    },
 }
 
+/// The longest line [`Snapshot::from_reader`] accepts (a resource line is a
+/// few hundred bytes; this leaves room for huge profiles, not for a file
+/// without line breaks).
+pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
+
 impl Snapshot {
-    /// Parses JSON Lines text.
+    /// Parses JSON Lines text (see [`Snapshot::from_reader`] for the checks).
     pub fn from_jsonl(text: &str) -> Result<Self, ReadError> {
+        Self::from_reader_with(text.as_bytes(), usize::MAX)
+    }
+
+    /// Reads JSON Lines from `reader` one line at a time (lines up to
+    /// [`MAX_LINE_BYTES`]), so the file is never held in memory as text.
+    ///
+    /// Refuses a file whose first line is not a header, a second header (two
+    /// files concatenated), a record after the summary, and a summary whose
+    /// `counts` differ from the lines present (a tampered or cut file).
+    pub fn from_reader<R: std::io::BufRead>(reader: R) -> Result<Self, ReadError> {
+        Self::from_reader_with(reader, MAX_LINE_BYTES)
+    }
+
+    /// [`Snapshot::from_reader`] with a line-length cap of `max_line` bytes.
+    pub fn from_reader_with<R: std::io::BufRead>(
+        mut reader: R,
+        max_line: usize,
+    ) -> Result<Self, ReadError> {
+        use std::io::{BufRead as _, Read as _};
         let mut snap = Snapshot::default();
-        for (i, line) in text.lines().enumerate() {
+        let mut buf = Vec::new();
+        let limit = u64::try_from(max_line)
+            .unwrap_or(u64::MAX)
+            .saturating_add(1);
+        for i in 1.. {
+            buf.clear();
+            let n = (&mut reader).take(limit).read_until(b'\n', &mut buf)?;
+            if n == 0 {
+                break;
+            }
+            if buf.last() == Some(&b'\n') {
+                buf.pop();
+            } else if buf.len() > max_line {
+                return Err(ReadError::Line {
+                    line: i,
+                    message: format!("longer than {max_line} bytes"),
+                });
+            }
+            if buf.last() == Some(&b'\r') {
+                buf.pop();
+            }
+            let line = std::str::from_utf8(&buf).map_err(|_| ReadError::Line {
+                line: i,
+                message: "not UTF-8 text".into(),
+            })?;
             if line.trim().is_empty() {
                 continue;
             }
             let record: Record = serde_json::from_str(line).map_err(|e| ReadError::Line {
-                line: i + 1,
+                line: i,
                 message: e.to_string(),
             })?;
             if snap.header.is_none() && !matches!(record, Record::Header(_)) {
@@ -186,8 +247,16 @@ impl Snapshot {
             }
             if snap.summary.is_some() {
                 return Err(ReadError::Line {
-                    line: i + 1,
+                    line: i,
                     message: "a record follows the summary".into(),
+                });
+            }
+            if snap.header.is_some() && matches!(record, Record::Header(_)) {
+                return Err(ReadError::Line {
+                    line: i,
+                    message:
+                        "a second header: a file holds one sync (were two files concatenated?)"
+                            .into(),
                 });
             }
             snap.push(record)?;
@@ -195,7 +264,36 @@ impl Snapshot {
         if snap.header.is_none() {
             return Err(ReadError::Format("the file is empty".into()));
         }
+        snap.check_counts()?;
         Ok(snap)
+    }
+
+    /// Checks that the summary's `counts` equal the records present (a
+    /// snapshot without summary has nothing to check).
+    pub fn check_counts(&self) -> Result<(), ReadError> {
+        let Some(summary) = &self.summary else {
+            return Ok(());
+        };
+        let found = [
+            ("resource", summary.counts.resource, self.resources.len()),
+            (
+                "entitlement",
+                summary.counts.entitlement,
+                self.entitlements.len(),
+            ),
+            ("grant", summary.counts.grant, self.grants.len()),
+        ];
+        for (kind, expected, found) in found {
+            let found = found as u64;
+            if expected != found {
+                return Err(ReadError::Counts {
+                    kind,
+                    expected,
+                    found,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Adds one record.
@@ -262,6 +360,54 @@ mod tests {
         assert_eq!(snap.header, Some(header));
         assert_eq!(snap.resources.len(), 1);
         assert!(!snap.is_complete(), "no summary means incomplete");
+    }
+
+    fn lines(complete: bool, grants: u64) -> Vec<String> {
+        vec![
+            serde_json::to_string(&Record::Header(Header::new("mattermost", "https://x"))).unwrap(),
+            r#"{"kind":"grant","entitlement":"team:t:member","principal":{"type":"user","id":"u"}}"#.into(),
+            format!(
+                r#"{{"kind":"summary","complete":{complete},"finished_at":"2026-01-01T00:00:00Z","counts":{{"resource":0,"entitlement":0,"grant":{grants}}},"requests":0,"retries":0,"rate_limited":0,"warnings":[]}}"#
+            ),
+        ]
+    }
+
+    #[test]
+    fn counts_must_match_the_lines() {
+        assert!(Snapshot::from_jsonl(&lines(true, 1).join("\n")).is_ok());
+        let err = Snapshot::from_jsonl(&lines(true, 2).join("\n")).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ReadError::Counts {
+                    kind: "grant",
+                    expected: 2,
+                    found: 1
+                }
+            ),
+            "{err}"
+        );
+        assert!(Snapshot::from_jsonl(&lines(false, 0).join("\n")).is_err());
+    }
+
+    #[test]
+    fn a_second_header_is_refused() {
+        let mut l = lines(true, 1);
+        l.insert(1, l[0].clone());
+        let err = Snapshot::from_jsonl(&l.join("\n")).unwrap_err();
+        assert!(err.to_string().contains("line 2: "), "{err}");
+        assert!(err.to_string().contains("second header"), "{err}");
+    }
+
+    #[test]
+    fn reader_caps_lines_and_accepts_crlf() {
+        let text = lines(true, 1).join("\r\n");
+        let snap = Snapshot::from_reader(text.as_bytes()).unwrap();
+        assert!(snap.is_complete());
+        let err = Snapshot::from_reader_with(text.as_bytes(), 40).unwrap_err();
+        assert!(err.to_string().contains("longer than 40 bytes"), "{err}");
+        let err = Snapshot::from_reader(&b"\xff\xfe\n"[..]).unwrap_err();
+        assert!(err.to_string().contains("UTF-8"), "{err}");
     }
 
     #[test]

@@ -54,7 +54,9 @@ pub(crate) async fn validate(
     // 2. Authenticated.
     let me: UserDto = match client.json(&ME.call()).await {
         Ok(me) => me,
-        Err(e) if unreachable(&e) => return Err(e),
+        // Only a refusal (401/403) says anything about the credentials; a
+        // 5xx, a 429 after retries or a garbled body is a server failure.
+        Err(e) if unreachable(&e) || e.kind() != ErrorKind::Auth => return Err(e),
         Err(e) => {
             report.push(Check::fail("authenticated", auth_failure(&e)));
             return Ok(report);
