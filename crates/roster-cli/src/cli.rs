@@ -308,6 +308,12 @@ pub struct OutputArgs {
     /// (JSON Lines files only).
     #[arg(long, requires = "out")]
     pub resume: bool,
+
+    /// Longest time the sync may take after validation, e.g. 2h or 45m. When it passes,
+    /// the snapshot is written with "complete": false and a warning naming the deadline
+    /// (exit 5) [default: none].
+    #[arg(long, env = "ROSTER_DEADLINE", value_name = "DURATION", value_parser = parse_timeout)]
+    pub deadline: Option<Duration>,
 }
 
 /// Snapshot formats.
