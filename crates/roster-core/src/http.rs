@@ -587,27 +587,68 @@ impl HttpClient {
         self.inner.auth.redact_cut(text.trim(), MAX)
     }
 
+    /// Sends `call` until it succeeds, fails for good, or its time budget
+    /// ([`RetryPolicy::max_total_delay`]) runs out. Everything counts in the
+    /// budget: the attempts, the backoff, and the waits the server asks for
+    /// (`Retry-After`, rate-limit resets), so a server cannot stretch one
+    /// request beyond it.
     async fn execute<T, D>(&self, call: &Call, decode: D, policy: RetryPolicy) -> Result<T>
     where
         D: Fn(&Response) -> Result<T>,
     {
+        let started = tokio::time::Instant::now();
+        let budget = policy.max_total_delay;
+        let label = call.label();
+        // Set when the next retry would end beyond the budget.
+        let over: std::sync::Mutex<Option<(Duration, Duration)>> = std::sync::Mutex::default();
         let attempt = || async {
-            let response = self.attempt(call).await?;
+            let response = self.attempt(call, started, budget).await?;
             decode(&response)
         };
-        attempt
+        let result = attempt
             .retry(policy.backoff())
             .sleep(tokio::time::sleep)
             .when(Error::is_retryable)
-            .adjust(|e: &Error, planned| RetryPolicy::adjust(e.retry_after(), planned))
+            .adjust(|e: &Error, planned| {
+                let delay = RetryPolicy::adjust(e.retry_after(), planned)?;
+                let spent = started.elapsed();
+                if spent + delay > budget {
+                    *over.lock().expect("budget lock") = Some((spent, delay));
+                    return None;
+                }
+                Some(delay)
+            })
             .notify(|e: &Error, delay| {
                 self.inner.stats.retry();
-                tracing::debug!(endpoint = %call.label(), error = %e, ?delay, "Retrying request.");
+                tracing::debug!(endpoint = %label, error = %e, ?delay, "Retrying request.");
+                let why = format!("retrying after: {e}");
+                self.progress().event(ProgressEvent::Waiting {
+                    endpoint: &label,
+                    wait: delay,
+                    why: &why,
+                });
             })
-            .await
+            .await;
+        match (result, over.into_inner().expect("budget lock")) {
+            (Err(e), Some((spent, delay))) => Err(Error::TimeBudget {
+                endpoint: label,
+                budget,
+                spent,
+                why: format!(
+                    "after `{e}` the next attempt would wait {}",
+                    crate::validate::format_duration(delay)
+                ),
+            }),
+            (result, _) => result,
+        }
     }
 
-    async fn attempt(&self, call: &Call) -> Result<Response> {
+    async fn attempt(
+        &self,
+        call: &Call,
+        started: tokio::time::Instant,
+        budget: Duration,
+    ) -> Result<Response> {
         let inner = &self.inner;
         let bucket = call.endpoint.bucket();
         let gate_key = inner.pacer.dialect.gate_key(&bucket).to_owned();
@@ -618,8 +659,47 @@ impl HttpClient {
             progress.event(ProgressEvent::RateLimitWait(&bucket, wait));
             tracing::debug!(endpoint = %label, ?wait, "Waiting for rate limit.");
         };
-        let waited = inner.pacer.limiter.acquire(&bucket, &on_wait).await;
-        let gate_waited = inner.pacer.gate.wait(&gate_key, &on_wait).await;
+        let on_quota_wait = |wait: Duration| {
+            on_wait(wait);
+            progress.event(ProgressEvent::Waiting {
+                endpoint: &label,
+                wait,
+                why: "the client-side request quota (rate limit) is used up",
+            });
+        };
+        // A server-requested wait beyond the request's budget fails the
+        // request at once instead of sleeping through it.
+        let too_long: std::sync::Mutex<Option<Duration>> = std::sync::Mutex::default();
+        let wake = tokio::sync::Notify::new();
+        let on_gate_wait = |wait: Duration| {
+            on_wait(wait);
+            if started.elapsed() + wait > budget {
+                *too_long.lock().expect("budget lock") = Some(wait);
+                wake.notify_one();
+                return;
+            }
+            progress.event(ProgressEvent::Waiting {
+                endpoint: &label,
+                wait,
+                why: "the server's rate-limit headers said no calls are left until the limit resets",
+            });
+        };
+        let waited = inner.pacer.limiter.acquire(&bucket, &on_quota_wait).await;
+        let gate_waited = tokio::select! {
+            w = inner.pacer.gate.wait(&gate_key, &on_gate_wait) => w,
+            () = wake.notified() => {
+                let asked = too_long.lock().expect("budget lock").unwrap_or_default();
+                return Err(Error::TimeBudget {
+                    endpoint: label.clone(),
+                    budget,
+                    spent: started.elapsed(),
+                    why: format!(
+                        "the server's rate-limit headers asked to wait {} before the next call",
+                        crate::validate::format_duration(asked)
+                    ),
+                });
+            }
+        };
         inner.stats.waited(waited + gate_waited);
 
         let mut url = inner

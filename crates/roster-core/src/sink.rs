@@ -461,6 +461,15 @@ impl JsonlFile {
         Ok((this, state))
     }
 
+    /// Writes every buffered line to the file and waits until it is
+    /// written (no background write left in flight).
+    pub async fn flush(&mut self) -> io::Result<()> {
+        match self.sink.as_mut() {
+            Some(s) => s.out.flush().await,
+            None => Ok(()),
+        }
+    }
+
     fn sink(&mut self) -> io::Result<&mut JsonlSink<tokio::fs::File>> {
         self.sink
             .as_mut()
@@ -507,6 +516,9 @@ impl Sink for JsonlFile {
         let line = crate::resume::checkpoint_line(done);
         if let Some(f) = self.checkpoints.as_mut() {
             f.write_all(line.as_bytes()).await?;
+            // tokio's File writes in the background: wait until the entry
+            // is really written (and a full disk reported here).
+            f.flush().await?;
         }
         Ok(())
     }
