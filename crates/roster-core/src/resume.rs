@@ -78,8 +78,10 @@ impl ResumeState {
             Some(end) => &partial[..=end],
             None => "",
         };
-        let mut state = ResumeState::default();
-        state.finished = parse_checkpoints(checkpoint)?;
+        let mut state = ResumeState {
+            finished: parse_checkpoints(checkpoint)?,
+            ..ResumeState::default()
+        };
         if complete_text.trim().is_empty() {
             return Ok(state);
         }
