@@ -251,7 +251,16 @@ pub struct HttpConfig {
     pub dialect: RateLimitDialect,
     /// Extra wait after a reported reset, for clock skew.
     pub reset_margin: Duration,
+    /// Time budget of one request (15 minutes by default): its attempts,
+    /// the retries' backoff and every wait the server asks for
+    /// (`Retry-After`, rate-limit resets) count. A retry or a server wait
+    /// that would end beyond it fails the request at once with
+    /// [`Error::TimeBudget`], so a server cannot stretch one request.
+    pub request_budget: Duration,
 }
+
+/// The default [`HttpConfig::request_budget`]: 15 minutes.
+pub const DEFAULT_REQUEST_BUDGET: Duration = Duration::from_secs(15 * 60);
 
 impl HttpConfig {
     /// Validates `base_url` (see [`parse_base_url`]) and applies defaults:
@@ -271,6 +280,7 @@ impl HttpConfig {
             rate_limit: None,
             dialect,
             reset_margin: DEFAULT_RESET_MARGIN,
+            request_budget: DEFAULT_REQUEST_BUDGET,
         })
     }
     /// The validated base URL.
@@ -588,7 +598,7 @@ impl HttpClient {
     }
 
     /// Sends `call` until it succeeds, fails for good, or its time budget
-    /// ([`RetryPolicy::max_total_delay`]) runs out. Everything counts in the
+    /// ([`HttpConfig::request_budget`]) runs out. Everything counts in the
     /// budget: the attempts, the backoff, and the waits the server asks for
     /// (`Retry-After`, rate-limit resets), so a server cannot stretch one
     /// request beyond it.
@@ -597,7 +607,7 @@ impl HttpClient {
         D: Fn(&Response) -> Result<T>,
     {
         let started = tokio::time::Instant::now();
-        let budget = policy.max_total_delay;
+        let budget = self.inner.config.request_budget;
         let label = call.label();
         // Set when the next retry would end beyond the budget.
         let over: std::sync::Mutex<Option<(Duration, Duration)>> = std::sync::Mutex::default();

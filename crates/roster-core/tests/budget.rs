@@ -163,3 +163,17 @@ async fn a_server_wait_within_the_budget_is_honoured_and_announced() {
         "{waits:?}"
     );
 }
+
+#[test]
+fn a_reset_beyond_any_duration_is_capped_not_a_panic() {
+    let mut h = HeaderMap::new();
+    h.insert("x-ratelimit-limit", HeaderValue::from_static("1"));
+    h.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+    h.insert(
+        "x-ratelimit-reset",
+        HeaderValue::from_static("99999999999999999999999999"),
+    );
+    let info = RateLimitDialect::MATTERMOST.parse(&h);
+    let wait = info.reset_at.expect("a reset") - Instant::now();
+    assert!(wait <= roster_core::ratelimit::MAX_HEADER_WAIT, "{wait:?}");
+}
