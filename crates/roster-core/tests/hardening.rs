@@ -271,3 +271,72 @@ async fn a_sync_within_its_deadline_is_complete() {
     .unwrap();
     assert!(summary.complete, "{:?}", summary.warnings);
 }
+
+/// Passes everything to a [`roster_core::JsonlFile`] until the first
+/// checkpoint, then fails every write: a sync killed right after one team.
+struct DieAfterCheckpoint {
+    inner: roster_core::JsonlFile,
+    dead: bool,
+}
+
+impl Sink for DieAfterCheckpoint {
+    type Error = io::Error;
+    async fn begin(&mut self, header: &Header) -> io::Result<()> {
+        self.inner.begin(header).await
+    }
+    async fn write(&mut self, record: &Record) -> io::Result<()> {
+        if self.dead {
+            return Err(io::Error::other("killed"));
+        }
+        self.inner.write(record).await
+    }
+    async fn checkpoint(&mut self, done: &ResourceRef) -> io::Result<()> {
+        if self.dead {
+            return Err(io::Error::other("killed"));
+        }
+        self.inner.checkpoint(done).await?;
+        self.dead = true;
+        Ok(())
+    }
+    async fn finish(&mut self, _: &Summary) -> io::Result<()> {
+        Err(io::Error::other("killed"))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_newline_in_a_team_id_cannot_make_resume_skip_another_team() {
+    // The first team's id, written as an old-style checkpoint line, read
+    // back as two entries: itself and `team:t1`, which was never finished.
+    let mut conn = Mem::new(4, 0, 4);
+    conn.teams = vec!["evil\nteam:t1".into(), "t1".into()];
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snap.jsonl");
+    let engine = SyncEngine::new(SyncOptions {
+        concurrency: 1,
+        ..options()
+    });
+    let mut sink = DieAfterCheckpoint {
+        inner: roster_core::JsonlFile::create(&path).await.unwrap(),
+        dead: false,
+    };
+    assert!(engine.run(&conn, &mut sink).await.is_err(), "killed");
+    drop(sink);
+
+    let (mut sink, state) = roster_core::JsonlFile::resume(&path).await.unwrap();
+    assert_eq!(state.finished(), 1, "only the first team was finished");
+    let summary = engine
+        .run_with(&conn, &mut sink, std::future::pending(), Some(&state))
+        .await
+        .unwrap();
+    assert!(summary.complete, "{:?}", summary.warnings);
+    let snap = Snapshot::from_jsonl(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for team in ["evil\nteam:t1", "t1"] {
+        let grants = snap
+            .grants
+            .iter()
+            .filter(|g| g.entitlement.resource.id.as_str() == team)
+            .count();
+        assert_eq!(grants, 4, "every member of {team:?}");
+    }
+    assert_eq!(snap.grants.len() as u64, summary.counts.grant);
+}
