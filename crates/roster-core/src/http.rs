@@ -253,8 +253,9 @@ pub struct HttpConfig {
     pub reset_margin: Duration,
     /// Time budget of one request (15 minutes by default): its attempts,
     /// the retries' backoff and every wait the server asks for
-    /// (`Retry-After`, rate-limit resets) count. A retry or a server wait
-    /// that would end beyond it fails the request at once with
+    /// (`Retry-After`, rate-limit resets) count; waits for the client's
+    /// own quota ([`rate_limit`](Self::rate_limit)) do not. A retry or a
+    /// server wait that would end beyond it fails the request at once with
     /// [`Error::TimeBudget`], so a server cannot stretch one request.
     pub request_budget: Duration,
 }
@@ -606,13 +607,16 @@ impl HttpClient {
     where
         D: Fn(&Response) -> Result<T>,
     {
-        let started = tokio::time::Instant::now();
+        let clock = BudgetClock {
+            started: tokio::time::Instant::now(),
+            own_waits: std::sync::Mutex::default(),
+        };
         let budget = self.inner.config.request_budget;
         let label = call.label();
         // Set when the next retry would end beyond the budget.
         let over: std::sync::Mutex<Option<(Duration, Duration)>> = std::sync::Mutex::default();
         let attempt = || async {
-            let response = self.attempt(call, started, budget).await?;
+            let response = self.attempt(call, &clock, budget).await?;
             decode(&response)
         };
         let result = attempt
@@ -621,7 +625,7 @@ impl HttpClient {
             .when(Error::is_retryable)
             .adjust(|e: &Error, planned| {
                 let delay = RetryPolicy::adjust(e.retry_after(), planned)?;
-                let spent = started.elapsed();
+                let spent = clock.spent();
                 if spent + delay > budget {
                     *over.lock().expect("budget lock") = Some((spent, delay));
                     return None;
@@ -656,7 +660,7 @@ impl HttpClient {
     async fn attempt(
         &self,
         call: &Call,
-        started: tokio::time::Instant,
+        clock: &BudgetClock,
         budget: Duration,
     ) -> Result<Response> {
         let inner = &self.inner;
@@ -683,7 +687,7 @@ impl HttpClient {
         let wake = tokio::sync::Notify::new();
         let on_gate_wait = |wait: Duration| {
             on_wait(wait);
-            if started.elapsed() + wait > budget {
+            if clock.spent() + wait > budget {
                 *too_long.lock().expect("budget lock") = Some(wait);
                 wake.notify_one();
                 return;
@@ -695,6 +699,7 @@ impl HttpClient {
             });
         };
         let waited = inner.pacer.limiter.acquire(&bucket, &on_quota_wait).await;
+        clock.own_wait(waited);
         let gate_waited = tokio::select! {
             w = inner.pacer.gate.wait(&gate_key, &on_gate_wait) => w,
             () = wake.notified() => {
@@ -702,7 +707,7 @@ impl HttpClient {
                 return Err(Error::TimeBudget {
                     endpoint: label.clone(),
                     budget,
-                    spent: started.elapsed(),
+                    spent: clock.spent(),
                     why: format!(
                         "the server's rate-limit headers asked to wait {} before the next call",
                         crate::validate::format_duration(asked)
@@ -844,6 +849,25 @@ impl HttpClient {
                 excerpt: message,
             },
         }
+    }
+}
+
+/// Time one request has spent against its budget: everything since it
+/// started except waits for the client's own quota (those are the
+/// configuration's pacing, not the server's).
+struct BudgetClock {
+    started: tokio::time::Instant,
+    own_waits: std::sync::Mutex<Duration>,
+}
+
+impl BudgetClock {
+    fn spent(&self) -> Duration {
+        let own = *self.own_waits.lock().expect("budget lock");
+        self.started.elapsed().saturating_sub(own)
+    }
+
+    fn own_wait(&self, waited: Duration) {
+        *self.own_waits.lock().expect("budget lock") += waited;
     }
 }
 

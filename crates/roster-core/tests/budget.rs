@@ -177,3 +177,39 @@ fn a_reset_beyond_any_duration_is_capped_not_a_panic() {
     let wait = info.reset_at.expect("a reset") - Instant::now();
     assert!(wait <= roster_core::ratelimit::MAX_HEADER_WAIT, "{wait:?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn waiting_for_the_clients_own_quota_does_not_count_against_the_budget() {
+    // Every answer: no calls left in a window ending 70 s from now.
+    let router = Router::new().route(
+        "/x",
+        get(|| async {
+            let reset = roster_core::clock::unix_millis() + 70_000;
+            let mut h = HeaderMap::new();
+            h.insert("x-ratelimit-limit", HeaderValue::from_static("10"));
+            h.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+            h.insert("x-ratelimit-reset", reset.into());
+            (StatusCode::OK, h, "[]").into_response()
+        }),
+    );
+    let base = serve(router).await;
+    let mut config = HttpConfig::new(&base, false, RateLimitDialect::ROCKETCHAT).unwrap();
+    config.reset_margin = Duration::ZERO;
+    config.request_budget = Duration::from_secs(30);
+    // One call a minute by the client's own quota.
+    config.rate_limit = Some(roster_core::RateLimit::per_endpoint(
+        1,
+        Duration::from_secs(60),
+    ));
+    let c = HttpClient::new(config, Auth::None).unwrap();
+    c.send(&X.call()).await.unwrap();
+    let started = Instant::now();
+    // 60 s for the quota, then 10 s left of the server's window: only those
+    // 10 s are the server's doing.
+    c.send(&X.call()).await.unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_secs(70),
+        "{:?}",
+        started.elapsed()
+    );
+}
