@@ -94,7 +94,9 @@ const SYNC_HELP: &str = concat!(
     "  roster sync mattermost | jq -c 'select(.kind == \"grant\")'\n",
     "\n",
     "The snapshot is written to PATH.partial and renamed when the sync ends, so PATH always holds a\n",
-    "finished sync. Its summary says \"complete\": false (exit 5) when anything could not be read.\n",
+    "finished sync; files are created owner-only (0600), and a FIFO or device at PATH is written\n",
+    "into, never replaced. Its summary says \"complete\": false (exit 5) when anything could not be\n",
+    "read or --deadline passed. A write error (disk full) stops the sync at once (exit 2).\n",
     "Ctrl-C stops early and still writes the snapshot, marked incomplete. Credentials may come\n",
     "from the environment variables shown above; their values are never printed.\n",
     "\n",
@@ -387,6 +389,12 @@ pub struct OutputArgs {
     /// (JSON Lines files only).
     #[arg(long, requires = "out")]
     pub resume: bool,
+
+    /// Longest time the sync may take after validation, e.g. 2h or 45m. When it passes,
+    /// the snapshot is written with "complete": false and a warning naming the deadline
+    /// (exit 5) [default: none].
+    #[arg(long, env = "ROSTER_DEADLINE", value_name = "DURATION", value_parser = parse_timeout)]
+    pub deadline: Option<Duration>,
 }
 
 /// Snapshot formats.

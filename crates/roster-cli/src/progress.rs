@@ -17,6 +17,11 @@ use roster_core::{Plan, Progress, ProgressEvent, ResourceType};
 
 use crate::util::{human_duration, thousands};
 
+/// Waits at least this long are announced on stderr when no bars are drawn
+/// (a log, a cron job), and six times as long under the bars, so a long
+/// pause never looks like a hang.
+pub const ANNOUNCE_WAITS_FROM: Duration = Duration::from_secs(5);
+
 /// Counts of one resource type.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TypeCounts {
@@ -38,6 +43,8 @@ struct State {
     requests: u64,
     by_bucket: HashMap<String, u64>,
     waiting: HashMap<String, Instant>,
+    /// When the longest wait announced so far ends.
+    announced_until: Option<Instant>,
     warnings: u64,
     finished: bool,
 }
@@ -109,6 +116,37 @@ impl Tracker {
         }
     }
 
+    /// The line announcing a wait of `wait` before `endpoint`, or `None`
+    /// when it is short (under [`ANNOUNCE_WAITS_FROM`]) or ends within a few
+    /// seconds of a wait already announced (concurrent calls waiting for
+    /// the same reset make one line, not eight).
+    fn wait_notice(
+        &self,
+        endpoint: &str,
+        wait: Duration,
+        why: &str,
+        now: Instant,
+    ) -> Option<String> {
+        if wait < ANNOUNCE_WAITS_FROM {
+            return None;
+        }
+        let until = now + wait;
+        let mut st = self.state();
+        if st
+            .announced_until
+            .is_some_and(|t| until <= t + ANNOUNCE_WAITS_FROM)
+        {
+            return None;
+        }
+        st.announced_until = Some(until);
+        Some(format!(
+            "roster: waiting {} before {}: {}",
+            human_duration(wait),
+            crate::escape::term(endpoint),
+            crate::escape::term(&crate::exit::one_line(why))
+        ))
+    }
+
     fn eta(&self, st: &State, now: Instant) -> Option<Duration> {
         let plan = self.plan.as_ref()?;
         let elapsed = now.duration_since(self.started);
@@ -157,6 +195,27 @@ impl Drop for Tracker {
 
 impl Progress for Tracker {
     fn event(&self, event: ProgressEvent<'_>) {
+        if let ProgressEvent::Waiting {
+            endpoint,
+            wait,
+            why,
+        } = event
+        {
+            // With bars, the status line already counts the wait down; only
+            // long ones get a line of their own there.
+            if self.display.is_some() && wait < ANNOUNCE_WAITS_FROM * 6 {
+                return;
+            }
+            if let Some(line) = self.wait_notice(endpoint, wait, why, Instant::now()) {
+                match &self.display {
+                    Some(d) => {
+                        let _ = d.multi.println(line);
+                    }
+                    None => eprintln!("{line}"),
+                }
+            }
+            return;
+        }
         let mut st = self.state();
         match event {
             ProgressEvent::Resource(t) => {
@@ -385,5 +444,39 @@ mod tests {
             "{eta:?}"
         );
         assert!(st.waiting.contains_key("GET /api/v1/teams.members"));
+    }
+
+    #[test]
+    fn long_waits_are_announced_once_with_what_how_long_and_why() {
+        let t = Tracker::new("test", None, false);
+        let now = Instant::now();
+        let why =
+            "retrying after: GET /x: rate limited (HTTP 429); the server asked to wait 200.0 s";
+        assert_eq!(
+            t.wait_notice("GET /x", Duration::from_secs(2), why, now),
+            None,
+            "short waits stay quiet"
+        );
+        let line = t
+            .wait_notice("GET /api/v4/users", Duration::from_secs(200), why, now)
+            .expect("a long wait is announced");
+        assert!(line.contains("GET /api/v4/users"), "{line}");
+        assert!(line.contains("3 min") || line.contains("200"), "{line}");
+        assert!(line.contains("HTTP 429"), "{line}");
+        // Concurrent calls waiting for the same reset: one line.
+        assert_eq!(
+            t.wait_notice("GET /api/v4/teams", Duration::from_secs(201), why, now),
+            None
+        );
+        // A later, longer wait is announced again.
+        assert!(
+            t.wait_notice("GET /x", Duration::from_secs(400), why, now)
+                .is_some()
+        );
+        // Control characters from a server message cannot reach the terminal raw.
+        let line = t
+            .wait_notice("GET /y", Duration::from_secs(3600), "bad\x1b[2Jtext", now)
+            .unwrap();
+        assert!(!line.contains('\x1b'), "{line:?}");
     }
 }

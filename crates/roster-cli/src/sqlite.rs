@@ -4,7 +4,11 @@
 //!
 //! The file is written in one transaction to `<path>.partial` and renamed to
 //! `<path>` by `finish`, so a finished-looking database is always a finished
-//! sync (whose `meta.complete` may still say `false`). The schema is
+//! sync (whose `meta.complete` may still say `false`). The partial file is
+//! created owner-only (0600), exclusively and never through a planted
+//! symbolic link; an existing `<path>` that is not a regular file is refused
+//! rather than replaced. Journaling is off, so no `-journal` or `-wal` file
+//! is written beside it. The schema is
 //! documented in `docs/snapshot-format.md` ("SQLite snapshot").
 
 use std::collections::HashMap;
@@ -91,17 +95,31 @@ impl std::fmt::Debug for SqliteSink {
 }
 
 impl SqliteSink {
-    /// Creates `<path>.partial` (replacing a stale one) with the schema and
-    /// opens the transaction.
+    /// Creates `<path>.partial` (replacing a stale regular file, refusing a
+    /// link or special file) owner-only with the schema and opens the
+    /// transaction. Refuses a `path` that exists and is not a regular file.
     pub fn create(path: impl AsRef<Path>) -> io::Result<Self> {
         let path = path.as_ref().to_path_buf();
-        let partial = partial_path(&path);
-        match std::fs::remove_file(&partial) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
+        if roster_core::sink::output_kind(&path)? != roster_core::sink::OutputKind::File {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "`{}` is a pipe or device; a SQLite snapshot needs a regular file. Choose another output path or --format jsonl",
+                    path.display()
+                ),
+            ));
         }
-        let conn = Connection::open(&partial).map_err(sql_err)?;
+        let partial = partial_path(&path);
+        // Created here (0600, O_EXCL, O_NOFOLLOW); SQLite then opens the
+        // empty file as a new database and keeps its mode.
+        drop(roster_core::sink::create_private(&partial)?);
+        let conn = Connection::open_with_flags(
+            &partial,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_NOFOLLOW,
+        )
+        .map_err(sql_err)?;
         let sink = Self {
             conn: Some(conn),
             path,
@@ -236,7 +254,7 @@ impl SqliteSink {
             .ok_or_else(|| io::Error::other("the SQLite snapshot is already finished"))?;
         conn.close().map_err(|(_, e)| sql_err(e))?;
         std::fs::File::open(&self.partial)?.sync_all()?;
-        std::fs::rename(&self.partial, &self.path)
+        roster_core::sink::rename_into_place(&self.partial, &self.path)
     }
 }
 
@@ -872,5 +890,62 @@ mod tests {
         }
         assert!(!path.exists());
         assert!(!partial_path(&path).exists());
+    }
+
+    #[tokio::test]
+    async fn sqlite_files_are_owner_only_and_journal_free() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("snap.sqlite");
+        let mut sink = SqliteSink::create(&path).unwrap();
+        sink.begin(&Header::new("rocketchat", "https://x"))
+            .await
+            .unwrap();
+        for r in sample() {
+            sink.write(&r).await.unwrap();
+        }
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&partial_path(&path)), 0o600);
+        sink.finish(&summary(true)).await.unwrap();
+        assert_eq!(mode(&path), 0o600);
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["snap.sqlite"], "no journal or WAL beside it");
+    }
+
+    #[test]
+    fn a_planted_partial_link_is_refused_and_its_target_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("snap.sqlite");
+        let victim = dir.path().join("victim.txt");
+        std::fs::write(&victim, "precious\n").unwrap();
+        std::os::unix::fs::symlink(&victim, partial_path(&path)).unwrap();
+        let err = SqliteSink::create(&path).unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    }
+
+    #[test]
+    fn a_special_file_output_is_refused_not_replaced() {
+        use std::os::unix::fs::FileTypeExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("null.sqlite");
+        std::os::unix::fs::symlink("/dev/null", &path).unwrap();
+        let err = SqliteSink::create(&path).unwrap_err();
+        assert!(err.to_string().contains("regular file"), "{err}");
+        assert!(
+            std::fs::symlink_metadata(&path)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert!(
+            std::fs::metadata(&path)
+                .unwrap()
+                .file_type()
+                .is_char_device()
+        );
     }
 }

@@ -221,10 +221,23 @@ pub async fn drive<S: Sink>(
     tracker: Arc<Tracker>,
     resume: Option<&ResumeState>,
 ) -> roster_core::Result<Summary> {
+    drive_until(connector, sink, concurrency, tracker, resume, None).await
+}
+
+/// Like [`drive`], ending the sync (`complete: false`) after `deadline`.
+pub async fn drive_until<S: Sink>(
+    connector: &dyn Connector,
+    sink: &mut S,
+    concurrency: usize,
+    tracker: Arc<Tracker>,
+    resume: Option<&ResumeState>,
+    deadline: Option<std::time::Duration>,
+) -> roster_core::Result<Summary> {
     let engine = SyncEngine::new(SyncOptions {
         concurrency,
         validate: false,
         max_warnings: 50,
+        deadline,
     })
     .with_progress(tracker.clone());
     let result = engine
@@ -325,10 +338,19 @@ pub async fn sync(target: &Target, out: &OutputArgs, verbose: bool) -> anyhow::R
     let concurrency = usize::from(out.concurrency);
     let connector = connector.as_ref();
     let resuming = resumed.is_some();
+    let deadline = out.deadline;
     let result = match (&out.out, format, resumed) {
         (None, _, _) => {
             let (mut sink, broken) = StdoutSink::new();
-            let r = drive(connector, &mut sink, concurrency, tracker.clone(), None).await;
+            let r = drive_until(
+                connector,
+                &mut sink,
+                concurrency,
+                tracker.clone(),
+                None,
+                deadline,
+            )
+            .await;
             if broken.load(Ordering::Relaxed) {
                 return Ok(exit::OK);
             }
@@ -343,12 +365,13 @@ pub async fn sync(target: &Target, out: &OutputArgs, verbose: bool) -> anyhow::R
                 ),
                 thousands(state.finished() as u64)
             );
-            drive(
+            drive_until(
                 connector,
                 &mut sink,
                 concurrency,
                 tracker.clone(),
                 Some(&state),
+                deadline,
             )
             .await
         }
@@ -356,11 +379,27 @@ pub async fn sync(target: &Target, out: &OutputArgs, verbose: bool) -> anyhow::R
             let mut sink = JsonlFile::create(path)
                 .await
                 .map_err(|e| cannot_write(path, &e))?;
-            drive(connector, &mut sink, concurrency, tracker.clone(), None).await
+            drive_until(
+                connector,
+                &mut sink,
+                concurrency,
+                tracker.clone(),
+                None,
+                deadline,
+            )
+            .await
         }
         (Some(path), SnapshotFormat::Sqlite, None) => {
             let mut sink = SqliteSink::create(path).map_err(|e| cannot_write(path, &e))?;
-            drive(connector, &mut sink, concurrency, tracker.clone(), None).await
+            drive_until(
+                connector,
+                &mut sink,
+                concurrency,
+                tracker.clone(),
+                None,
+                deadline,
+            )
+            .await
         }
     };
     let summary = result.map_err(|e| Failure::from_core(&e, &format!("roster validate {slug}")))?;

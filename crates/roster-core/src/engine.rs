@@ -34,6 +34,11 @@ pub struct SyncOptions {
     pub validate: bool,
     /// Warnings kept verbatim in the summary; the rest are counted.
     pub max_warnings: usize,
+    /// Longest time the whole sync may take, counted from the start of
+    /// [`SyncEngine::run_with`] (`None`: no bound). When it passes, reading
+    /// stops, what was read is written, and the summary says
+    /// `complete: false` with a warning naming the deadline.
+    pub deadline: Option<Duration>,
 }
 
 impl Default for SyncOptions {
@@ -42,6 +47,7 @@ impl Default for SyncOptions {
             concurrency: 8,
             validate: true,
             max_warnings: 50,
+            deadline: None,
         }
     }
 }
@@ -146,7 +152,8 @@ impl SyncEngine {
     /// `complete: false` summary) when `interrupt` completes.
     ///
     /// Returns `Err` without writing anything when validation fails; returns
-    /// `Err` when the sink fails (the sink then holds no finished snapshot).
+    /// `Err` as soon as the sink fails (every read in progress is dropped at
+    /// once, and the sink holds no finished snapshot).
     /// Otherwise the summary is written and returned, `complete: false` with
     /// warnings when anything was lost.
     pub async fn run_until<C, S, I>(
@@ -181,6 +188,7 @@ impl SyncEngine {
         S: Sink,
         I: Future<Output = ()>,
     {
+        let run_started = Instant::now();
         let client = connector.client();
         client.set_progress(self.progress.clone());
         if self.options.validate {
@@ -197,6 +205,7 @@ impl SyncEngine {
         let before = client.stats();
         let _ = client.take_notices();
         let started = Instant::now();
+        let deadline = self.options.deadline;
         let header = resume
             .and_then(ResumeState::header)
             .cloned()
@@ -204,9 +213,7 @@ impl SyncEngine {
                 server,
                 ..Header::new(connector.name(), &connector.source())
             });
-        sink.begin(&header)
-            .await
-            .map_err(|e| Error::Sink(e.to_string()))?;
+        sink.begin(&header).await.map_err(Error::sink)?;
 
         let ctx = Ctx {
             resume,
@@ -218,7 +225,7 @@ impl SyncEngine {
             stopped: AtomicBool::new(false),
         };
         let syncers = connector.syncers();
-        let (tx, mut rx) = mpsc::channel::<Msg>(1024);
+        let (tx, rx) = mpsc::channel::<Msg>(1024);
 
         let produce = async {
             let tx = tx;
@@ -227,13 +234,29 @@ impl SyncEngine {
                 .map(|s| produce_syncer(s.as_ref(), &tx, &ctx));
             futures::future::join_all(all).await;
         };
+        let deadline_passed = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(run_started + d).await,
+                None => std::future::pending().await,
+            }
+        };
         let produce = async {
             tokio::select! {
                 () = produce => {}
                 () = interrupt => ctx.lost("the sync was interrupted before it finished; everything not yet read is missing".into(), None),
+                () = deadline_passed => ctx.lost(
+                    format!(
+                        "the sync deadline of {} passed before the sync finished; everything not yet read is missing (raise the deadline, e.g. --deadline, or sync a smaller workspace)",
+                        human(deadline.unwrap_or_default())
+                    ),
+                    None,
+                ),
             }
         };
         let write = async {
+            // The writer owns the receiver: when it stops (a sink error), the
+            // producers' sends fail instead of blocking on a full channel.
+            let mut rx = rx;
             let mut counts = resume.map(ResumeState::counts).unwrap_or_default();
             let mut resources: HashSet<(ResourceType, ResourceId)> = HashSet::new();
             let mut entitlements: HashSet<String> = HashSet::new();
@@ -241,9 +264,7 @@ impl SyncEngine {
                 let record = match msg {
                     Msg::Record(r) => r,
                     Msg::Done(done) => {
-                        sink.checkpoint(&done)
-                            .await
-                            .map_err(|e| Error::Sink(e.to_string()))?;
+                        sink.checkpoint(&done).await.map_err(Error::sink)?;
                         continue;
                     }
                 };
@@ -270,14 +291,24 @@ impl SyncEngine {
                     Record::Header(_) | Record::Summary(_) => false,
                 };
                 if fresh {
-                    sink.write(&record)
-                        .await
-                        .map_err(|e| Error::Sink(e.to_string()))?;
+                    sink.write(&record).await.map_err(Error::sink)?;
                 }
             }
             Ok::<Counts, Error>(counts)
         };
-        let ((), counts) = tokio::join!(produce, write);
+        // A sink failure ends the sync at once: the producers (and any rate
+        // limit or retry wait they are in) are dropped, not drained.
+        let counts = {
+            tokio::pin!(produce);
+            tokio::pin!(write);
+            let mut produced = false;
+            loop {
+                tokio::select! {
+                    () = &mut produce, if !produced => produced = true,
+                    counts = &mut write => break counts,
+                }
+            }
+        };
         let counts = counts?;
 
         let stats = client.stats().since(&before);
@@ -306,11 +337,22 @@ impl SyncEngine {
             rate_limit_waits: stats.rate_limit_waits,
             elapsed_ms: millis(started.elapsed()),
         };
-        sink.finish(&summary)
-            .await
-            .map_err(|e| Error::Sink(e.to_string()))?;
+        sink.finish(&summary).await.map_err(Error::sink)?;
         self.progress.event(ProgressEvent::Finished(&summary));
         Ok(summary)
+    }
+}
+
+/// `90 s`, `15 min`, `2 h 30 min`: a deadline as people write it.
+fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0 => format!("{} ms", d.as_millis()),
+        1..=119 => format!("{s} s"),
+        120..=7199 if s.is_multiple_of(60) => format!("{} min", s / 60),
+        120..=7199 => format!("{} min {} s", s / 60, s % 60),
+        _ if s.is_multiple_of(3600) => format!("{} h", s / 3600),
+        _ => format!("{} h {} min", s / 3600, (s % 3600) / 60),
     }
 }
 
@@ -361,6 +403,26 @@ async fn produce_syncer(syncer: &dyn ResourceSyncer, tx: &mpsc::Sender<Msg>, ctx
     ctx.progress.event(ProgressEvent::ListingDone(rtype));
 }
 
+/// A grant no reader would accept back: an empty principal id, resource id
+/// or slug.
+fn empty_id(g: &Grant) -> bool {
+    g.principal.id.as_str().is_empty()
+        || g.entitlement.resource.id.as_str().is_empty()
+        || g.entitlement.slug.is_empty()
+}
+
+fn empty_id_warning(g: &Grant, resource: &crate::model::Resource) -> String {
+    format!(
+        "a grant of `{}` to {} `{}` on {} `{}` ({}) was skipped: the server returned an empty id",
+        g.entitlement.slug,
+        g.principal.resource_type,
+        g.principal.id,
+        resource.resource_type,
+        resource.display_name,
+        resource.id
+    )
+}
+
 async fn handle(
     syncer: &dyn ResourceSyncer,
     listed: Listed,
@@ -371,6 +433,18 @@ async fn handle(
     let Listed { resource, grants } = listed;
     let rtype = resource.resource_type;
     let me = resource.reference();
+    if resource.id.as_str().is_empty() {
+        // What roster writes, roster must read: `team::member` is not a
+        // valid entitlement id, so such a resource cannot be written.
+        ctx.lost(
+            format!(
+                "a {rtype} with an empty id (`{}`) was skipped with its entitlements and grants; the server returned no id for it",
+                resource.display_name
+            ),
+            None,
+        );
+        return;
+    }
     if ctx.resume.is_some_and(|r| r.finished.contains(&me)) {
         // Finished before the interruption: resource, entitlements and
         // grants are all in the file already.
@@ -384,6 +458,19 @@ async fn handle(
     let mut ents = syncer.entitlements(&resource);
     while let Some(e) = ents.next().await {
         match e {
+            Ok(e)
+                if e.slug.is_empty()
+                    || e.id.slug.is_empty()
+                    || e.id.resource.id.as_str().is_empty() =>
+            {
+                ctx.lost(
+                    format!(
+                        "an entitlement of {rtype} `{}` ({}) with an empty id or slug was skipped",
+                        resource.display_name, resource.id
+                    ),
+                    None,
+                );
+            }
             Ok(e) => ctx.send(tx, Record::Entitlement(e)).await,
             Err(err) => {
                 ctx.lost(
@@ -401,6 +488,10 @@ async fn handle(
 
     let mut carried_new = 0;
     for g in grants {
+        if empty_id(&g) {
+            ctx.lost(empty_id_warning(&g, &resource), None);
+            continue;
+        }
         let fresh = carried.lock().expect("carried lock").insert(g.clone());
         if fresh {
             carried_new += 1;
@@ -426,6 +517,10 @@ async fn handle(
             Ok(g) => {
                 if g.entitlement.resource != me {
                     tracing::warn!(grant = %g.entitlement, resource = %me, "Connector returned a grant of another resource; ignored.");
+                    continue;
+                }
+                if empty_id(&g) {
+                    ctx.lost(empty_id_warning(&g, &resource), None);
                     continue;
                 }
                 if seen.insert(g.clone()) {

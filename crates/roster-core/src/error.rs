@@ -185,9 +185,32 @@ pub enum Error {
     #[error("validation failed: {0}")]
     Validation(String),
 
-    /// Writing the snapshot failed.
-    #[error("cannot write snapshot: {0}")]
-    Sink(String),
+    /// Writing the snapshot failed (disk full, output removed, reader of a
+    /// pipe gone). The sync stops at once; nothing is presented as complete.
+    #[error("cannot write snapshot: {source}")]
+    Sink {
+        /// The sink's own error (an [`std::io::Error`] for the file sinks),
+        /// kept so callers can inspect its kind.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
+
+    /// One request used up its time budget ([`HttpConfig::request_budget`](crate::HttpConfig::request_budget)):
+    /// the waits the server asked for (rate-limit resets, `Retry-After`)
+    /// and the retries' backoff together would exceed it.
+    #[error(
+        "{endpoint}: gave up after {spent:.0?}: {why}, which would exceed the {budget:.0?} time budget of one request. Retry later, when the server's rate limit has reset"
+    )]
+    TimeBudget {
+        /// Method and path.
+        endpoint: String,
+        /// The per-request budget.
+        budget: Duration,
+        /// Time already spent on this request.
+        spent: Duration,
+        /// What the server asked for (e.g. "the server asked to wait 3600 s").
+        why: String,
+    },
 
     /// The sync was cancelled.
     #[error("cancelled: {0}")]
@@ -198,6 +221,30 @@ fn wait_hint(wait: Option<Duration>) -> String {
     match wait {
         Some(w) => format!("; the server asked to wait {:.1} s", w.as_secs_f64()),
         None => String::new(),
+    }
+}
+
+impl Error {
+    /// Wraps a sink's error, keeping it as the [`source`](std::error::Error::source).
+    pub fn sink(source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Error::Sink {
+            source: Box::new(source),
+        }
+    }
+
+    /// The I/O error behind a sink failure, if there is one (e.g. to tell
+    /// a full disk from a closed pipe).
+    pub fn io_error(&self) -> Option<&std::io::Error> {
+        let mut cur: &(dyn std::error::Error + 'static) = match self {
+            Error::Sink { source } => source.as_ref(),
+            _ => return None,
+        };
+        loop {
+            if let Some(io) = cur.downcast_ref::<std::io::Error>() {
+                return Some(io);
+            }
+            cur = cur.source()?;
+        }
     }
 }
 
@@ -232,7 +279,7 @@ impl Error {
             | Error::Validation(_) => ErrorKind::Auth,
             Error::Redirect { .. } | Error::Connect { .. } => ErrorKind::Connection,
             Error::NotFound { .. } => ErrorKind::NotFound,
-            Error::Sink(_) => ErrorKind::Sink,
+            Error::Sink { .. } => ErrorKind::Sink,
             Error::Cancelled(_) => ErrorKind::Cancelled,
             Error::RateLimited { .. }
             | Error::Server { .. }
@@ -242,6 +289,7 @@ impl Error {
             | Error::Decode { .. }
             | Error::TooLarge { .. }
             | Error::Paging { .. }
+            | Error::TimeBudget { .. }
             | Error::Unstable { .. } => ErrorKind::Server,
         }
     }
@@ -304,6 +352,7 @@ impl Error {
             | Error::Decode { endpoint, .. }
             | Error::TooLarge { endpoint, .. }
             | Error::Paging { endpoint, .. }
+            | Error::TimeBudget { endpoint, .. }
             | Error::Unstable { endpoint, .. } => Some(endpoint),
             _ => None,
         }

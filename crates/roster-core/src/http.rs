@@ -183,18 +183,51 @@ impl Auth {
     /// Replaces every credential in `text` by `[REDACTED]`.
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_owned();
-        let mut scrub = |secret: &SecretString| {
-            let s = secret.expose_secret();
+        for s in self.secrets() {
             if s.len() >= 4 {
                 out = out.replace(s, "[REDACTED]");
             }
-        };
-        match self {
-            Auth::None => {}
-            Auth::Bearer(t) => scrub(t),
-            Auth::Headers(pairs) => pairs.iter().for_each(|(_, v)| scrub(v)),
         }
         out
+    }
+
+    /// Redacts `text`, then keeps its first `max_chars` characters (adding
+    /// `…` when it was longer). Redacting first means a credential
+    /// straddling the cut is still found whole; a credential's beginning
+    /// (4 characters or more) left at the very end of the cut is masked too.
+    pub fn redact_cut(&self, text: &str, max_chars: usize) -> String {
+        let full = self.redact(text);
+        if full.chars().count() <= max_chars {
+            return full;
+        }
+        let mut short: String = full.chars().take(max_chars).collect();
+        // The longest credential prefix the cut text ends with.
+        let tail = self
+            .secrets()
+            .filter_map(|s| {
+                s.char_indices()
+                    .map(|(i, c)| i + c.len_utf8())
+                    .filter(|&end| end >= 4 && short.ends_with(&s[..end]))
+                    .max()
+            })
+            .max();
+        if let Some(n) = tail {
+            short.truncate(short.len() - n);
+            short.push_str("[REDACTED]");
+        }
+        short.push('…');
+        short
+    }
+
+    fn secrets(&self) -> impl Iterator<Item = &str> {
+        let (one, many): (Option<&SecretString>, &[(HeaderName, SecretString)]) = match self {
+            Auth::None => (None, &[]),
+            Auth::Bearer(t) => (Some(t), &[]),
+            Auth::Headers(pairs) => (None, pairs.as_slice()),
+        };
+        one.into_iter()
+            .chain(many.iter().map(|(_, v)| v))
+            .map(|s| s.expose_secret())
     }
 }
 
@@ -218,7 +251,17 @@ pub struct HttpConfig {
     pub dialect: RateLimitDialect,
     /// Extra wait after a reported reset, for clock skew.
     pub reset_margin: Duration,
+    /// Time budget of one request (15 minutes by default): its attempts,
+    /// the retries' backoff and every wait the server asks for
+    /// (`Retry-After`, rate-limit resets) count; waits for the client's
+    /// own quota ([`rate_limit`](Self::rate_limit)) do not. A retry or a
+    /// server wait that would end beyond it fails the request at once with
+    /// [`Error::TimeBudget`], so a server cannot stretch one request.
+    pub request_budget: Duration,
 }
+
+/// The default [`HttpConfig::request_budget`]: 15 minutes.
+pub const DEFAULT_REQUEST_BUDGET: Duration = Duration::from_secs(15 * 60);
 
 impl HttpConfig {
     /// Validates `base_url` (see [`parse_base_url`]) and applies defaults:
@@ -238,6 +281,7 @@ impl HttpConfig {
             rate_limit: None,
             dialect,
             reset_margin: DEFAULT_RESET_MARGIN,
+            request_budget: DEFAULT_REQUEST_BUDGET,
         })
     }
     /// The validated base URL.
@@ -548,35 +592,77 @@ impl HttpClient {
 
     fn excerpt(&self, body: &[u8]) -> String {
         const MAX: usize = 200;
-        let text = String::from_utf8_lossy(&body[..body.len().min(MAX * 4)]);
-        let mut short: String = text.chars().take(MAX).collect();
-        if text.chars().count() > MAX {
-            short.push('…');
-        }
-        self.redact(short.trim())
+        // Enough bytes for MAX characters plus any credential straddling
+        // the cut; redaction happens before cutting (see `redact_cut`).
+        let text = String::from_utf8_lossy(&body[..body.len().min(MAX * 4 + 4096)]);
+        self.inner.auth.redact_cut(text.trim(), MAX)
     }
 
+    /// Sends `call` until it succeeds, fails for good, or its time budget
+    /// ([`HttpConfig::request_budget`]) runs out. Everything counts in the
+    /// budget: the attempts, the backoff, and the waits the server asks for
+    /// (`Retry-After`, rate-limit resets), so a server cannot stretch one
+    /// request beyond it.
     async fn execute<T, D>(&self, call: &Call, decode: D, policy: RetryPolicy) -> Result<T>
     where
         D: Fn(&Response) -> Result<T>,
     {
+        let clock = BudgetClock {
+            started: tokio::time::Instant::now(),
+            own_waits: std::sync::Mutex::default(),
+        };
+        let budget = self.inner.config.request_budget;
+        let label = call.label();
+        // Set when the next retry would end beyond the budget.
+        let over: std::sync::Mutex<Option<(Duration, Duration)>> = std::sync::Mutex::default();
         let attempt = || async {
-            let response = self.attempt(call).await?;
+            let response = self.attempt(call, &clock, budget).await?;
             decode(&response)
         };
-        attempt
+        let result = attempt
             .retry(policy.backoff())
             .sleep(tokio::time::sleep)
             .when(Error::is_retryable)
-            .adjust(|e: &Error, planned| RetryPolicy::adjust(e.retry_after(), planned))
+            .adjust(|e: &Error, planned| {
+                let delay = RetryPolicy::adjust(e.retry_after(), planned)?;
+                let spent = clock.spent();
+                if spent + delay > budget {
+                    *over.lock().expect("budget lock") = Some((spent, delay));
+                    return None;
+                }
+                Some(delay)
+            })
             .notify(|e: &Error, delay| {
                 self.inner.stats.retry();
-                tracing::debug!(endpoint = %call.label(), error = %e, ?delay, "Retrying request.");
+                tracing::debug!(endpoint = %label, error = %e, ?delay, "Retrying request.");
+                let why = format!("retrying after: {e}");
+                self.progress().event(ProgressEvent::Waiting {
+                    endpoint: &label,
+                    wait: delay,
+                    why: &why,
+                });
             })
-            .await
+            .await;
+        match (result, over.into_inner().expect("budget lock")) {
+            (Err(e), Some((spent, delay))) => Err(Error::TimeBudget {
+                endpoint: label,
+                budget,
+                spent,
+                why: format!(
+                    "after `{e}` the next attempt would wait {}",
+                    crate::validate::format_duration(delay)
+                ),
+            }),
+            (result, _) => result,
+        }
     }
 
-    async fn attempt(&self, call: &Call) -> Result<Response> {
+    async fn attempt(
+        &self,
+        call: &Call,
+        clock: &BudgetClock,
+        budget: Duration,
+    ) -> Result<Response> {
         let inner = &self.inner;
         let bucket = call.endpoint.bucket();
         let gate_key = inner.pacer.dialect.gate_key(&bucket).to_owned();
@@ -587,8 +673,48 @@ impl HttpClient {
             progress.event(ProgressEvent::RateLimitWait(&bucket, wait));
             tracing::debug!(endpoint = %label, ?wait, "Waiting for rate limit.");
         };
-        let waited = inner.pacer.limiter.acquire(&bucket, &on_wait).await;
-        let gate_waited = inner.pacer.gate.wait(&gate_key, &on_wait).await;
+        let on_quota_wait = |wait: Duration| {
+            on_wait(wait);
+            progress.event(ProgressEvent::Waiting {
+                endpoint: &label,
+                wait,
+                why: "the client-side request quota (rate limit) is used up",
+            });
+        };
+        // A server-requested wait beyond the request's budget fails the
+        // request at once instead of sleeping through it.
+        let too_long: std::sync::Mutex<Option<Duration>> = std::sync::Mutex::default();
+        let wake = tokio::sync::Notify::new();
+        let on_gate_wait = |wait: Duration| {
+            on_wait(wait);
+            if clock.spent() + wait > budget {
+                *too_long.lock().expect("budget lock") = Some(wait);
+                wake.notify_one();
+                return;
+            }
+            progress.event(ProgressEvent::Waiting {
+                endpoint: &label,
+                wait,
+                why: "the server's rate-limit headers said no calls are left until the limit resets",
+            });
+        };
+        let waited = inner.pacer.limiter.acquire(&bucket, &on_quota_wait).await;
+        clock.own_wait(waited);
+        let gate_waited = tokio::select! {
+            w = inner.pacer.gate.wait(&gate_key, &on_gate_wait) => w,
+            () = wake.notified() => {
+                let asked = too_long.lock().expect("budget lock").unwrap_or_default();
+                return Err(Error::TimeBudget {
+                    endpoint: label.clone(),
+                    budget,
+                    spent: clock.spent(),
+                    why: format!(
+                        "the server's rate-limit headers asked to wait {} before the next call",
+                        crate::validate::format_duration(asked)
+                    ),
+                });
+            }
+        };
         inner.stats.waited(waited + gate_waited);
 
         let mut url = inner
@@ -706,7 +832,7 @@ impl HttpClient {
 
     fn status_error(&self, endpoint: String, status: u16, body: &[u8]) -> Error {
         let message = server_message(body)
-            .map(|m| self.redact(&m))
+            .map(|m| self.inner.auth.redact_cut(&m, 300))
             .unwrap_or_else(|| self.excerpt(body));
         match status {
             401 => Error::Unauthorized { endpoint, message },
@@ -726,13 +852,33 @@ impl HttpClient {
     }
 }
 
+/// Time one request has spent against its budget: everything since it
+/// started except waits for the client's own quota (those are the
+/// configuration's pacing, not the server's).
+struct BudgetClock {
+    started: tokio::time::Instant,
+    own_waits: std::sync::Mutex<Duration>,
+}
+
+impl BudgetClock {
+    fn spent(&self) -> Duration {
+        let own = *self.own_waits.lock().expect("budget lock");
+        self.started.elapsed().saturating_sub(own)
+    }
+
+    fn own_wait(&self, waited: Duration) {
+        *self.own_waits.lock().expect("budget lock") += waited;
+    }
+}
+
 /// The `message` (Mattermost, Rocket.Chat 401) or `error` (Rocket.Chat)
 /// field of a JSON error body.
 fn server_message(body: &[u8]) -> Option<String> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
     let field = |k: &str| v.get(k).and_then(|m| m.as_str()).filter(|s| !s.is_empty());
     let text = field("message").or_else(|| field("error"))?;
-    Some(text.chars().take(300).collect())
+    // Cut by the caller after redaction; bounded here only for memory.
+    Some(text.chars().take(300 + 4096).collect())
 }
 
 fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
@@ -789,5 +935,62 @@ mod tests {
         let auth = Auth::Bearer(SecretString::from("tok-123456"));
         assert!(!format!("{auth:?}").contains("tok-123456"));
         assert_eq!(auth.redact("x tok-123456 y"), "x [REDACTED] y");
+    }
+
+    fn client_with(token: &str) -> HttpClient {
+        let config =
+            HttpConfig::new("http://127.0.0.1:9", false, RateLimitDialect::MATTERMOST).unwrap();
+        HttpClient::new(config, Auth::Bearer(SecretString::from(token))).unwrap()
+    }
+
+    /// No 4-character piece of `token` appears in `text`.
+    fn leaks(text: &str, token: &str) -> Option<String> {
+        (0..=token.len() - 4)
+            .map(|i| &token[i..i + 4])
+            .find(|piece| text.contains(piece))
+            .map(|p| format!("`{p}` of the token leaked in {text:?}"))
+    }
+
+    #[test]
+    fn a_token_straddling_the_excerpt_cut_never_leaks() {
+        const TOKEN: &str = "qz7Kx9vBw2LmNp4RtY8sHj6D";
+        let c = client_with(TOKEN);
+        for at in 180..200 {
+            let body = format!("{}{TOKEN} and more text after it", "x".repeat(at));
+            let err = c
+                .decode::<Vec<u8>>("GET /x", body.as_bytes())
+                .unwrap_err()
+                .to_string();
+            assert_eq!(leaks(&err, TOKEN), None, "token at {at}");
+        }
+    }
+
+    #[test]
+    fn a_token_straddling_the_server_message_cut_never_leaks() {
+        const TOKEN: &str = "qz7Kx9vBw2LmNp4RtY8sHj6D";
+        let c = client_with(TOKEN);
+        for at in 280..300 {
+            let message = format!("{}{TOKEN} trailing", "m".repeat(at));
+            let body = serde_json::json!({ "message": message }).to_string();
+            let err = c
+                .status_error("GET /x".into(), 400, body.as_bytes())
+                .to_string();
+            assert_eq!(leaks(&err, TOKEN), None, "token at {at}");
+            assert!(err.contains("mmmm"), "{err}");
+        }
+    }
+
+    #[test]
+    fn redact_cut_keeps_short_text_and_masks_a_prefix_at_the_cut() {
+        let auth = Auth::Bearer(SecretString::from("secret-token"));
+        assert_eq!(auth.redact_cut("short", 10), "short");
+        assert_eq!(auth.redact_cut("abcsecret-token", 8), "abc[REDA…");
+        // Only the token's beginning is in the text (the body was cut
+        // before): it is masked where it ends at the cut.
+        assert_eq!(
+            auth.redact_cut("abcsecret-to and more", 12),
+            "abc[REDACTED]…"
+        );
+        assert_eq!(auth.redact_cut("abc se and more", 6), "abc se…");
     }
 }

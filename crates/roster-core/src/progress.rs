@@ -20,6 +20,17 @@ pub enum ProgressEvent<'a> {
     Request(&'a str),
     /// A call in this bucket is about to wait this long for a rate limit.
     RateLimitWait(&'a str, Duration),
+    /// A call is about to wait: for a rate limit, a quota or before a
+    /// retry. Displays announce long waits so a silent pause is never
+    /// mistaken for a hang.
+    Waiting {
+        /// The call (method and path).
+        endpoint: &'a str,
+        /// How long it will wait.
+        wait: Duration,
+        /// Why, in words (credentials already redacted).
+        why: &'a str,
+    },
     /// A listing of this type finished (all pages read).
     ListingDone(ResourceType),
     /// A warning was recorded.

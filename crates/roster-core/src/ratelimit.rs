@@ -273,8 +273,11 @@ impl RateLimitDialect {
                     (_, _, Some(l)) if l > 0 => 1.0 / l as f64,
                     _ => 1.0,
                 };
-                (remaining.is_some() || reset_raw.is_some())
-                    .then(|| now + cap(Duration::from_secs_f64(per_token)))
+                (remaining.is_some() || reset_raw.is_some()).then(|| {
+                    now + cap(Duration::from_secs_f64(
+                        per_token.min(MAX_HEADER_WAIT.as_secs_f64()),
+                    ))
+                })
             }
         };
         let retry_after = headers

@@ -2,7 +2,8 @@
 //!
 //! A file sink writes `<out>.partial` and, each time every grant of a
 //! resource has been written, appends that resource to `<out>.checkpoint`
-//! (after flushing the data). A later run reads both: finished resources
+//! (after flushing the data) as one JSON line, `{"type":"team","id":"…"}`,
+//! so an id holding a newline or a colon cannot split or forge an entry. A later run reads both: finished resources
 //! are not read again, everything already written is deduped, and the file
 //! is completed and renamed as if the sync had never stopped.
 
@@ -23,6 +24,52 @@ pub struct ResumeState {
     pub(crate) finished: HashSet<ResourceRef>,
 }
 
+/// One checkpoint line: the resource whose grants were all written.
+pub(crate) fn checkpoint_line(done: &ResourceRef) -> String {
+    let mut line = serde_json::to_string(done).unwrap_or_default();
+    line.push('\n');
+    line
+}
+
+/// Reads a checkpoint list: one JSON [`ResourceRef`] per line. A last line
+/// without its newline was cut by the interruption and is ignored (that
+/// resource is read again). Lines in the format of earlier versions
+/// (`team:<id>`) are read too.
+fn parse_checkpoints(text: &str) -> Result<HashSet<ResourceRef>, ReadError> {
+    let mut finished = HashSet::new();
+    let whole = match text.rfind('\n') {
+        Some(end) => &text[..=end],
+        None => "",
+    };
+    for (i, line) in whole.split('\n').enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let bad = |why: String| {
+            ReadError::Format(format!(
+                "checkpoint line {}: {why}; delete the .checkpoint file to read every resource again",
+                i + 1
+            ))
+        };
+        let done = if line.starts_with('{') {
+            let r: ResourceRef = serde_json::from_str(line).map_err(|e| bad(e.to_string()))?;
+            r
+        } else {
+            let (ty, id) = line
+                .split_once(':')
+                .ok_or_else(|| bad("not a JSON resource reference".into()))?;
+            let ty = ty.parse::<ResourceType>().map_err(|e| bad(e.to_string()))?;
+            ResourceRef::new(ty, id)
+        };
+        if done.id.as_str().is_empty() {
+            return Err(bad("empty id".into()));
+        }
+        finished.insert(done);
+    }
+    Ok(finished)
+}
+
 impl ResumeState {
     /// Reads a partial JSON Lines file and its checkpoint list. A last line
     /// cut short by the interruption is ignored (the caller truncates it).
@@ -31,15 +78,10 @@ impl ResumeState {
             Some(end) => &partial[..=end],
             None => "",
         };
-        let mut state = ResumeState::default();
-        for line in checkpoint.lines() {
-            let Some((ty, id)) = line.trim().split_once(':') else {
-                continue;
-            };
-            if let Ok(ty) = ty.parse::<ResourceType>() {
-                state.finished.insert(ResourceRef::new(ty, id));
-            }
-        }
+        let mut state = ResumeState {
+            finished: parse_checkpoints(checkpoint)?,
+            ..ResumeState::default()
+        };
         if complete_text.trim().is_empty() {
             return Ok(state);
         }
@@ -113,7 +155,7 @@ mod tests {
             "\n",
             r#"{"kind":"grant","entitlement":"team:t2:mem"#
         );
-        let state = ResumeState::parse(partial, "team:t1\n").unwrap();
+        let state = ResumeState::parse(partial, "{\"type\":\"team\",\"id\":\"t1\"}\n").unwrap();
         assert_eq!(state.counts().grant, 2);
         assert_eq!(state.finished(), 1);
         assert_eq!(
@@ -122,6 +164,35 @@ mod tests {
             "t1 is finished: its grants need no dedupe"
         );
         assert!(state.header().is_some());
+    }
+
+    #[test]
+    fn checkpoint_ids_with_newlines_and_colons_round_trip() {
+        let tricky = ResourceRef::new(ResourceType::Team, "victim\nteam:other");
+        let plain = ResourceRef::new(ResourceType::Team, "t:1");
+        let text = format!("{}{}", checkpoint_line(&tricky), checkpoint_line(&plain));
+        assert_eq!(text.lines().count(), 2, "one line per entry: {text:?}");
+        let done = parse_checkpoints(&text).unwrap();
+        assert_eq!(done, HashSet::from([tricky, plain]));
+        assert!(
+            !done.contains(&ResourceRef::new(ResourceType::Team, "other")),
+            "no entry can be forged by an id"
+        );
+    }
+
+    #[test]
+    fn checkpoint_cut_last_line_is_ignored_and_old_format_still_reads() {
+        let done = parse_checkpoints("team:t1\n{\"type\":\"team\",\"id\":\"t2\"}\n{\"type\":\"te")
+            .unwrap();
+        assert_eq!(
+            done,
+            HashSet::from([
+                ResourceRef::new(ResourceType::Team, "t1"),
+                ResourceRef::new(ResourceType::Team, "t2"),
+            ])
+        );
+        let err = parse_checkpoints("{garbage\n").unwrap_err().to_string();
+        assert!(err.contains("checkpoint line 1"), "{err}");
     }
 
     #[test]

@@ -362,19 +362,32 @@ async fn an_interrupted_sync_says_so() {
 }
 
 /// A file sink that signals `stop` once it has written `grants` grants and
-/// `checkpoints` checkpoints: where the test "kills" the sync.
+/// `checkpoints` checkpoints: where the test "kills" the sync. From then on
+/// it writes nothing (every call fails), and what it wrote is on disk with
+/// no background write left in flight, so the cut is exactly there.
 struct CutAfter {
     inner: JsonlFile,
     grants: usize,
     checkpoints: usize,
+    cut: bool,
     stop: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl CutAfter {
-    fn check(&self) {
+    async fn check(&mut self) -> std::io::Result<()> {
         if self.grants == 0 && self.checkpoints == 0 {
+            self.cut = true;
+            self.inner.flush().await?;
             self.stop.notify_one();
         }
+        Ok(())
+    }
+
+    fn dead(&self) -> std::io::Result<()> {
+        if self.cut {
+            return Err(std::io::Error::other("killed"));
+        }
+        Ok(())
     }
 }
 
@@ -384,22 +397,25 @@ impl roster_core::Sink for CutAfter {
         self.inner.begin(header).await
     }
     async fn write(&mut self, record: &Record) -> std::io::Result<()> {
+        self.dead()?;
         self.inner.write(record).await?;
         if matches!(record, Record::Grant(_)) && self.grants > 0 {
             self.grants -= 1;
-            self.check();
+            self.check().await?;
         }
         Ok(())
     }
     async fn checkpoint(&mut self, done: &ResourceRef) -> std::io::Result<()> {
+        self.dead()?;
         self.inner.checkpoint(done).await?;
         if self.checkpoints > 0 {
             self.checkpoints -= 1;
-            self.check();
+            self.check().await?;
         }
         Ok(())
     }
     async fn finish(&mut self, summary: &roster_core::Summary) -> std::io::Result<()> {
+        self.dead()?;
         self.inner.finish(summary).await
     }
 }
@@ -442,13 +458,16 @@ async fn a_killed_sync_resumes_without_rereading_finished_teams_or_duplicating()
                 inner: JsonlFile::create(&path).await.unwrap(),
                 grants,
                 checkpoints,
+                cut: false,
                 stop: stop.clone(),
             };
             let connector = toy(&server);
             // Dropping the run future mid-way is what a killed process
             // leaves: a partial file and checkpoints, no summary.
             tokio::select! {
-                _ = engine.run(&connector, &mut sink) => panic!("should have been cut"),
+                r = engine.run(&connector, &mut sink) => {
+                    assert!(r.is_err(), "should have been cut");
+                }
                 () = stop.notified() => {}
             }
         }
