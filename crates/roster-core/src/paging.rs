@@ -16,10 +16,10 @@
 //! listing is re-read (bounded passes) emitting only unseen ids, and if it
 //! never settles the stream ends with [`Error::Unstable`].
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::collections::hash_map::DefaultHasher;
 use std::future::Future;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 
 use futures::stream::{self, BoxStream, StreamExt};
 
@@ -106,9 +106,16 @@ pub enum PageRequest {
 }
 
 /// Bounds of one listing.
+///
+/// A listing ends on its own (a short or empty page, `total` reached, no
+/// next cursor). These bounds end it when the server never lets it: every
+/// listing stops, in bounded memory and a bounded number of requests, with
+/// an error naming the listing (the engine turns it into a warning and a
+/// `complete:false` snapshot). See `docs/reliability.md`, "Bounds".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PagingLimits {
-    /// Hard cap on pages per pass (the loop guard of last resort).
+    /// Hard cap on requests for one listing, over all passes (the loop
+    /// guard of last resort).
     pub max_pages: u32,
     /// Passes over a listing that keeps shifting before giving up.
     pub max_passes: u32,
@@ -117,6 +124,30 @@ pub struct PagingLimits {
     /// (the list closed up; no id repeats, so nothing else reveals it). For
     /// listings without a `total`, where removals are common (members).
     pub confirm_multi_page: bool,
+    /// Absolute cap on the distinct ids one listing may return. It also
+    /// bounds the dedupe sets (each id is kept as a 16-byte hash, whatever
+    /// its length).
+    pub max_items: u64,
+    /// How many items the listing is known to hold before it is read (for
+    /// example a count from validation); `None` when unknown. A listing
+    /// that returns more distinct ids than this plus the margin stops.
+    pub expected_items: Option<u64>,
+    /// Margin over a known size (`expected_items` or the `total` of the
+    /// first page), in percent of that size.
+    pub margin_percent: u32,
+    /// Margin over a known size, in items, added to the percent margin (so
+    /// small listings may still grow a little while read).
+    pub margin_items: u64,
+    /// Consecutive pages of one pass that bring no id new to that pass
+    /// (the server repeats pages, e.g. A, B, A, B) before the listing is
+    /// declared unstable.
+    pub max_stale_pages: u32,
+    /// For a listing with a declared `total` whose order is not stable
+    /// (Mattermost teams sharing a display name: a database sort returns
+    /// tied rows in a different order for each page), rounds of re-reading
+    /// only the pages where ids repeated, before reading the whole listing
+    /// again. Each round costs one request per such page.
+    pub max_repair_rounds: u32,
 }
 
 impl PagingLimits {
@@ -127,16 +158,67 @@ impl PagingLimits {
             ..Self::default()
         }
     }
+
+    /// With [`expected_items`](Self::expected_items) set to `n`.
+    pub fn with_expected_items(mut self, n: u64) -> Self {
+        self.expected_items = Some(n);
+        self
+    }
+
+    /// The most distinct ids a listing of `known` items may return:
+    /// `known` plus the margin, never above [`max_items`](Self::max_items).
+    pub fn bound(&self, known: u64) -> u64 {
+        let percent = known.saturating_mul(u64::from(self.margin_percent)) / 100;
+        known
+            .saturating_add(percent)
+            .saturating_add(self.margin_items)
+            .min(self.max_items)
+    }
 }
 
 impl Default for PagingLimits {
+    /// 20,000 requests, 3 passes, 1,000,000 distinct ids (at most about
+    /// 16 MB per dedupe set), a margin of 10% + 100 items over a known
+    /// size, 3 stale pages, 16 repair rounds.
     fn default() -> Self {
         Self {
-            max_pages: 100_000,
+            max_pages: 20_000,
             max_passes: 3,
             confirm_multi_page: false,
+            max_items: 1_000_000,
+            expected_items: None,
+            margin_percent: 10,
+            margin_items: 100,
+            max_stale_pages: 3,
+            max_repair_rounds: 16,
         }
     }
+}
+
+/// Ids kept as 128-bit keyed hashes: constant size whatever the server
+/// sends as an id, and (with random keys) no practical collisions.
+struct IdHasher {
+    a: std::hash::RandomState,
+    b: std::hash::RandomState,
+}
+
+impl IdHasher {
+    fn new() -> Self {
+        Self {
+            a: std::hash::RandomState::new(),
+            b: std::hash::RandomState::new(),
+        }
+    }
+    fn id(&self, key: &str) -> u128 {
+        (u128::from(self.a.hash_one(key)) << 64) | u128::from(self.b.hash_one(key))
+    }
+}
+
+/// Whether the current pass reads the listing from the start or only
+/// re-reads the pages where ids repeated.
+enum Mode {
+    Full,
+    Repair { plan: Vec<u32>, next: usize },
 }
 
 struct State<F> {
@@ -144,6 +226,7 @@ struct State<F> {
     paging: Paging,
     limits: PagingLimits,
     endpoint: String,
+    ids: IdHasher,
     // position
     page: u32,
     offset: u64,
@@ -151,15 +234,29 @@ struct State<F> {
     seen_cursors: HashSet<String>,
     pages: u32,
     pass_pages: u32,
+    pass_rows: u64,
     pass_total: Option<u64>,
     last_signature: Option<u64>,
     // page-number cap detection
     cap: Option<u32>,
     probe_short_len: Option<u32>,
+    // declared total
+    first_total: Option<u64>,
+    last_total: Option<u64>,
+    /// Ids read since the declared total last changed (over passes).
+    since_change: HashSet<u128>,
+    total_changed: bool,
     // shifting
     pass: u32,
-    emitted: HashSet<String>,
-    seen_this_pass: HashSet<String>,
+    mode: Mode,
+    repair_rounds: u32,
+    /// Page-number pages around repeated ids (repair candidates).
+    suspects: BTreeSet<u32>,
+    emitted: HashSet<u128>,
+    /// Ids of this pass, with the pass page that first returned them.
+    seen_this_pass: HashMap<u128, u32>,
+    stale_run: u32,
+    repeated: bool,
     shifted: bool,
     done: bool,
     pending_error: Option<Error>,
@@ -175,6 +272,13 @@ enum Step<T> {
 /// `fetch` turns a [`PageRequest`] into a [`Page`]; it is called again for
 /// each page and, when the listing shifted, from the start for another pass.
 /// `endpoint` names the listing in errors.
+///
+/// When pages carry a `total` ([`Page::with_total`], for page-number
+/// listings too), the listing is complete once the ids read since the
+/// total last changed number at least that total, across passes: a
+/// listing whose order is merely unstable (ties re-ordered per request)
+/// ends exact instead of looking "shifted", while a total that changes
+/// still causes a re-read.
 pub fn paginate<'a, T, F, Fut>(
     endpoint: impl Into<String>,
     paging: Paging,
@@ -195,19 +299,30 @@ where
         paging,
         limits,
         endpoint: endpoint.into(),
+        ids: IdHasher::new(),
         page: 0,
         offset: 0,
         cursor: None,
         seen_cursors: HashSet::new(),
         pages: 0,
         pass_pages: 0,
+        pass_rows: 0,
         pass_total: None,
         last_signature: None,
         cap,
         probe_short_len: None,
+        first_total: None,
+        last_total: None,
+        since_change: HashSet::new(),
+        total_changed: false,
         pass: 1,
+        mode: Mode::Full,
+        repair_rounds: 0,
+        suspects: BTreeSet::new(),
         emitted: HashSet::new(),
-        seen_this_pass: HashSet::new(),
+        seen_this_pass: HashMap::new(),
+        stale_run: 0,
+        repeated: false,
         shifted: false,
         done: false,
         pending_error: None,
@@ -226,18 +341,39 @@ where
     .boxed()
 }
 
+/// What to do once a pass or a repair round has ended.
+enum AfterPass {
+    Done,
+    Repair,
+    FullPass,
+    GiveUp,
+}
+
 impl<F> State<F> {
-    fn request(&self) -> PageRequest {
+    fn asked_per_page(&self) -> u32 {
         match self.paging {
-            Paging::PageNumber { per_page, .. } => PageRequest::Number {
-                page: self.page,
-                per_page: self.cap.map_or(per_page, |c| per_page.min(c)).max(1),
+            Paging::PageNumber { per_page, .. } => {
+                self.cap.map_or(per_page, |c| per_page.min(c)).max(1)
+            }
+            _ => 0,
+        }
+    }
+
+    fn request(&self) -> PageRequest {
+        match (&self.mode, self.paging) {
+            (Mode::Repair { plan, next }, Paging::PageNumber { .. }) => PageRequest::Number {
+                page: plan.get(*next).copied().unwrap_or(0),
+                per_page: self.asked_per_page(),
             },
-            Paging::Offset { count } => PageRequest::Offset {
+            (_, Paging::PageNumber { .. }) => PageRequest::Number {
+                page: self.page,
+                per_page: self.asked_per_page(),
+            },
+            (_, Paging::Offset { count }) => PageRequest::Offset {
                 offset: self.offset,
                 count,
             },
-            Paging::Cursor => PageRequest::Cursor(self.cursor.clone()),
+            (_, Paging::Cursor) => PageRequest::Cursor(self.cursor.clone()),
         }
     }
 
@@ -247,6 +383,53 @@ impl<F> State<F> {
             endpoint: self.endpoint.clone(),
             message,
         })
+    }
+
+    /// Ends the stream with `fresh` and then `Unstable`.
+    fn give_up<T>(&mut self, fresh: Vec<T>) -> Step<T> {
+        self.done = true;
+        self.pending_error = Some(Error::Unstable {
+            endpoint: self.endpoint.clone(),
+            passes: self.pass,
+        });
+        Step::Items(fresh)
+    }
+
+    /// The most distinct ids this listing may return, from what is known.
+    fn item_bound(&self) -> u64 {
+        let known = match (self.limits.expected_items, self.first_total) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        known.map_or(self.limits.max_items, |k| self.limits.bound(k))
+    }
+
+    /// Records a page's declared total; `Err` when it grew past the bound.
+    fn note_total(&mut self, total: Option<u64>) -> std::result::Result<(), String> {
+        let Some(t) = total else { return Ok(()) };
+        let first = *self.first_total.get_or_insert(t);
+        if t > self.limits.bound(first).max(first) {
+            return Err(format!(
+                "the declared total grew from {first} to {t} while the listing was read \
+                 (more than the margin of {}% + {}); stopping. If the listing really grows \
+                 this fast, sync again later or raise PagingLimits::margin_percent",
+                self.limits.margin_percent, self.limits.margin_items
+            ));
+        }
+        if self.last_total.is_some_and(|l| l != t) {
+            // Rows were added or removed under the reader: count again.
+            self.total_changed = true;
+            self.since_change.clear();
+        }
+        self.last_total = Some(t);
+        Ok(())
+    }
+
+    /// Whether every id of the declared total has been read since the total
+    /// last changed.
+    fn total_reached(&self) -> bool {
+        self.last_total
+            .is_some_and(|t| self.since_change.len() as u64 >= t)
     }
 
     async fn next_page<T, Fut>(&mut self) -> Option<Step<T>>
@@ -266,7 +449,8 @@ impl<F> State<F> {
             if self.pages >= self.limits.max_pages {
                 let max = self.limits.max_pages;
                 return Some(self.fail(format!(
-                    "more than {max} pages; stopping to avoid an endless loop"
+                    "more than {max} pages; stopping to avoid an endless loop \
+                     (raise PagingLimits::max_pages if the listing is really this long)"
                 )));
             }
             let request = self.request();
@@ -280,6 +464,7 @@ impl<F> State<F> {
             self.pages += 1;
             self.pass_pages += 1;
             let raw_len = page.items.len();
+            self.pass_rows = self.pass_rows.saturating_add(raw_len as u64);
 
             // Loop guard: the same non-empty page twice in a row.
             if raw_len > 0 {
@@ -295,50 +480,115 @@ impl<F> State<F> {
                 }
                 self.last_signature = Some(sig);
             }
+            if let Err(msg) = self.note_total(page.total) {
+                return Some(self.fail(msg));
+            }
 
-            // A row already seen on an earlier page of this pass means the
-            // listing shifted; a row twice inside one page is only a quirk.
-            let mut page_keys: HashSet<String> = HashSet::with_capacity(raw_len);
-            for item in &page.items {
-                let key = item.key();
-                if !page_keys.contains(key) {
-                    if self.seen_this_pass.contains(key) {
-                        self.shifted = true;
+            let repairing = matches!(self.mode, Mode::Repair { .. });
+            let this_page = match request {
+                PageRequest::Number { page, .. } => page,
+                _ => self.pass_pages - 1,
+            };
+            let ids: Vec<u128> = page.items.iter().map(|i| self.ids.id(i.key())).collect();
+            if !repairing {
+                // A row already seen on an earlier page of this pass means
+                // the listing shifted (or its order is unstable); a row twice
+                // inside one page is only a quirk.
+                let mut new_to_pass = 0usize;
+                for &id in &ids {
+                    match self.seen_this_pass.get(&id) {
+                        Some(&first) if first != this_page => {
+                            self.repeated = true;
+                            if matches!(self.paging, Paging::PageNumber { .. }) {
+                                self.suspects.extend(first.min(this_page)..=this_page);
+                            }
+                        }
+                        Some(_) => {}
+                        None => {
+                            self.seen_this_pass.insert(id, this_page);
+                            new_to_pass += 1;
+                        }
                     }
-                    page_keys.insert(key.to_owned());
+                }
+                if raw_len > 0 && new_to_pass == 0 {
+                    self.stale_run += 1;
+                    if self.stale_run >= self.limits.max_stale_pages.max(1) {
+                        let n = self.stale_run;
+                        return Some(self.fail(format!(
+                            "unstable listing: {n} pages in a row only repeated rows already \
+                             read in this pass (the server repeats pages); stopping"
+                        )));
+                    }
+                } else {
+                    self.stale_run = 0;
                 }
             }
-            self.seen_this_pass.extend(page_keys);
-            let fresh: Vec<T> = page
-                .items
-                .into_iter()
-                .filter(|item| self.emitted.insert(item.key().to_owned()))
-                .collect();
+            self.since_change.extend(ids.iter().copied());
+            let mut fresh = Vec::new();
+            for (item, id) in page.items.into_iter().zip(ids) {
+                if self.emitted.insert(id) {
+                    fresh.push(item);
+                }
+            }
+            let bound = self.item_bound();
+            if self.emitted.len() as u64 > bound {
+                let known = match (self.limits.expected_items, self.first_total) {
+                    (None, None) => "PagingLimits::max_items".to_owned(),
+                    (e, t) => format!(
+                        "the known size ({}) plus the margin",
+                        e.into_iter().chain(t).max().unwrap_or(0)
+                    ),
+                };
+                // Emit nothing past the bound: the caller sees at most
+                // `bound` items.
+                let keep = usize::try_from(bound)
+                    .unwrap_or(usize::MAX)
+                    .saturating_sub(self.emitted.len() - fresh.len());
+                fresh.truncate(keep);
+                self.done = true;
+                self.pending_error = Some(Error::Paging {
+                    endpoint: self.endpoint.clone(),
+                    message: format!(
+                        "the listing returned more than {bound} distinct ids ({known}); \
+                         stopping. If it really holds more, raise PagingLimits::max_items"
+                    ),
+                });
+                return Some(Step::Items(fresh));
+            }
+            if self.pass_rows > bound.saturating_mul(2).saturating_add(1_000) {
+                let rows = self.pass_rows;
+                return Some(self.fail(format!(
+                    "unstable listing: one pass returned {rows} rows for at most {bound} \
+                     distinct ids; stopping"
+                )));
+            }
 
-            let end_of_pass = match self.advance(raw_len, page.total, page.next_cursor) {
-                Ok(end) => end,
-                Err(msg) => return Some(self.fail(msg)),
+            let end_of_pass = match &mut self.mode {
+                Mode::Repair { plan, next } => {
+                    *next += 1;
+                    *next >= plan.len()
+                }
+                Mode::Full => match self.advance(raw_len, page.total, page.next_cursor) {
+                    Ok(end) => end,
+                    Err(msg) => return Some(self.fail(msg)),
+                },
             };
             if end_of_pass {
-                if self.limits.confirm_multi_page && self.pass == 1 && self.pass_pages > 1 {
-                    // A removal during a multi-page read skips a row
-                    // silently: one confirming pass finds it.
-                    self.shifted = true;
+                match self.after_pass() {
+                    AfterPass::Done => {
+                        self.done = true;
+                        return Some(Step::Items(fresh));
+                    }
+                    AfterPass::GiveUp => return Some(self.give_up(fresh)),
+                    AfterPass::Repair => {
+                        tracing::debug!(endpoint = %self.endpoint, pages = self.suspects.len(), "Ids missing from a listing with an unstable order; re-reading the pages where ids repeated.");
+                        self.start_repair();
+                    }
+                    AfterPass::FullPass => {
+                        tracing::debug!(endpoint = %self.endpoint, pass = self.pass, "Listing shifted while read; reading it again.");
+                        self.restart();
+                    }
                 }
-                if !self.shifted {
-                    self.done = true;
-                    return Some(Step::Items(fresh));
-                }
-                if self.pass >= self.limits.max_passes {
-                    self.done = true;
-                    self.pending_error = Some(Error::Unstable {
-                        endpoint: self.endpoint.clone(),
-                        passes: self.pass,
-                    });
-                    return Some(Step::Items(fresh));
-                }
-                tracing::debug!(endpoint = %self.endpoint, pass = self.pass, "Listing shifted while read; reading it again.");
-                self.restart();
             }
             if !fresh.is_empty() {
                 return Some(Step::Items(fresh));
@@ -346,9 +596,59 @@ impl<F> State<F> {
         }
     }
 
+    /// Decides what follows a finished pass or repair round.
+    fn after_pass(&mut self) -> AfterPass {
+        let repairing = matches!(self.mode, Mode::Repair { .. });
+        if self.last_total.is_some() {
+            // A declared total: complete once every id of it was read since
+            // it last changed, whatever order the pages came in.
+            if self.total_reached() {
+                return AfterPass::Done;
+            }
+            if !repairing && !self.repeated && !self.total_changed && !self.shifted {
+                // Fewer ids than declared, but nothing moved: the total
+                // counts rows the listing does not show.
+                return AfterPass::Done;
+            }
+            let order_only = !self.total_changed && !self.suspects.is_empty();
+            if order_only && self.repair_rounds < self.limits.max_repair_rounds {
+                return AfterPass::Repair;
+            }
+        } else {
+            if self.limits.confirm_multi_page && self.pass == 1 && self.pass_pages > 1 {
+                // A removal during a multi-page read skips a row
+                // silently: one confirming pass finds it.
+                self.shifted = true;
+            }
+            if !self.shifted && !self.repeated {
+                return AfterPass::Done;
+            }
+        }
+        if self.pass >= self.limits.max_passes {
+            AfterPass::GiveUp
+        } else {
+            AfterPass::FullPass
+        }
+    }
+
+    fn start_repair(&mut self) {
+        self.repair_rounds += 1;
+        self.mode = Mode::Repair {
+            plan: self.suspects.iter().copied().collect(),
+            next: 0,
+        };
+        self.last_signature = None;
+        self.total_changed = false;
+        self.pass_rows = 0;
+    }
+
     fn restart(&mut self) {
         self.pass += 1;
+        self.mode = Mode::Full;
+        self.repair_rounds = 0;
+        self.suspects.clear();
         self.pass_pages = 0;
+        self.pass_rows = 0;
         self.pass_total = None;
         self.page = 0;
         self.offset = 0;
@@ -356,6 +656,9 @@ impl<F> State<F> {
         self.seen_cursors.clear();
         self.last_signature = None;
         self.seen_this_pass.clear();
+        self.stale_run = 0;
+        self.repeated = false;
+        self.total_changed = false;
         self.shifted = false;
     }
 
