@@ -17,8 +17,8 @@ use axum::routing::get;
 use futures::StreamExt;
 use roster_core::{
     Auth, Connector, Endpoint, Entitlement, HttpClient, HttpConfig, ItemStream, Keyed, Listed,
-    MemorySink, Page, PageRequest, Paging, PagingLimits, RateLimitDialect, Resource, ResourceSyncer,
-    ResourceType, Summary, SyncEngine, SyncOptions, ValidationReport, paginate,
+    MemorySink, Page, PageRequest, Paging, PagingLimits, RateLimitDialect, Resource,
+    ResourceSyncer, ResourceType, Summary, SyncEngine, SyncOptions, ValidationReport, paginate,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};

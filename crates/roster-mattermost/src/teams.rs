@@ -108,7 +108,10 @@ impl ResourceSyncer for TeamsSyncer {
 #[derive(Debug, serde::Deserialize)]
 #[serde(untagged)]
 enum TeamsPage {
-    Counted { teams: Vec<TeamDto>, total_count: u64 },
+    Counted {
+        teams: Vec<TeamDto>,
+        total_count: u64,
+    },
     Plain(Vec<TeamDto>),
 }
 

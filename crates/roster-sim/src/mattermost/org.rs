@@ -707,9 +707,9 @@ impl Org {
         );
         let mut order = self.team_order.clone();
         let teams = &self.teams;
-        for run in order.chunk_by_mut(|&a, &b| {
-            teams[a as usize].display_name == teams[b as usize].display_name
-        }) {
+        for run in order
+            .chunk_by_mut(|&a, &b| teams[a as usize].display_name == teams[b as usize].display_name)
+        {
             if run.len() > 1 {
                 rng.shuffle(run);
             }
