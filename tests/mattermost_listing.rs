@@ -40,9 +40,15 @@ fn connector(server: &SimServer) -> MattermostConnector {
 /// 5,000 teams (a large university), about 10% of them sharing a display
 /// name, listed in a per-request tie order seeded by `seed`.
 fn university(seed: u64) -> MattermostSim {
+    org_with_ties(seed, 5_000)
+}
+
+/// `teams` teams, about 10% of them sharing a display name, ties re-ordered
+/// per request.
+fn org_with_ties(seed: u64, teams: usize) -> MattermostSim {
     let spec = OrgSpec {
         users: 40,
-        teams: 5_000,
+        teams,
         avg_members: 1,
         seed,
     };
@@ -224,7 +230,7 @@ async fn a_team_listing_that_keeps_changing_ends_incomplete() {
     assert!(requests <= 3 * 40, "bounded re-reads: {requests} requests");
 
     // Through the engine: an incomplete snapshot saying which listing.
-    let sim = university(6);
+    let sim = org_with_ties(6, 600);
     let server = sim.spawn().await;
     sim.faults()
         .add(FaultRule::new("/api/v4/teams", Fault::ShiftPages, u32::MAX));

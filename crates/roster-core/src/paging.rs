@@ -1101,9 +1101,10 @@ mod tests {
 
     #[tokio::test]
     async fn default_limits_bound_an_endless_listing() {
-        let mut calls = 0u64;
+        let calls = Arc::new(Mutex::new(0u64));
+        let counted = calls.clone();
         let fetch = move |req: PageRequest| {
-            calls += 1;
+            *counted.lock().unwrap() += 1;
             let PageRequest::Number { page, per_page } = req else {
                 unreachable!()
             };
@@ -1117,6 +1118,7 @@ mod tests {
         let s = paginate("GET /endless", paging, PagingLimits::default(), fetch);
         let (got, err) = collect(s).await;
         assert_eq!(got.len(), 1_000_000, "stops at the default max_items");
+        assert_eq!(*calls.lock().unwrap(), 201, "200 pages and the one over");
         let msg = err.expect("an error naming the bound").to_string();
         assert!(msg.contains("GET /endless"), "{msg}");
         assert!(msg.contains("more than 1000000 distinct ids"), "{msg}");

@@ -71,7 +71,11 @@ async fn alternate(State(hits): State<Hits>, Query(q): Params) -> Response {
     if let Some(r) = guard(&hits) {
         return r;
     }
-    let prefix = if param(&q, "page") % 2 == 0 { "a" } else { "b" };
+    let prefix = if param(&q, "page").is_multiple_of(2) {
+        "a"
+    } else {
+        "b"
+    };
     Json(ids(prefix, 0, PER_PAGE)).into_response()
 }
 
@@ -80,7 +84,7 @@ async fn alternate_offset(State(hits): State<Hits>, Query(q): Params) -> Respons
     if let Some(r) = guard(&hits) {
         return r;
     }
-    let prefix = if (param(&q, "offset") / PER_PAGE) % 2 == 0 {
+    let prefix = if (param(&q, "offset") / PER_PAGE).is_multiple_of(2) {
         "a"
     } else {
         "b"
