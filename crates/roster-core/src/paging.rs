@@ -15,8 +15,22 @@
 //! (an insertion pushed rows down), so an item may have been skipped: the
 //! listing is re-read (bounded passes) emitting only unseen ids, and if it
 //! never settles the stream ends with [`Error::Unstable`].
+//!
+//! A listing whose pages declare a `total` (any strategy) is complete once
+//! the distinct ids read since the total last changed reach it, across
+//! passes. A repeat with an unchanged total is then an unstable *order*
+//! (Mattermost sorts `/teams` by display name alone; tied rows come back in
+//! a different order on each page), not a change: only the pages around the
+//! repeats are read again until the total is reached. A total that changes
+//! still means a real change and a full re-read.
+//!
+//! Every listing is bounded ([`PagingLimits`]): distinct ids (by a known
+//! size plus a margin, or an absolute cap), growth of the declared total,
+//! pages that only repeat rows of the pass, rows per pass, passes, repair
+//! rounds and requests. Memory is one page plus one 32-byte entry per id.
 
 use std::collections::hash_map::DefaultHasher;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::future::Future;
 use std::hash::{BuildHasher, Hash, Hasher};
@@ -125,8 +139,8 @@ pub struct PagingLimits {
     /// listings without a `total`, where removals are common (members).
     pub confirm_multi_page: bool,
     /// Absolute cap on the distinct ids one listing may return. It also
-    /// bounds the dedupe sets (each id is kept as a 16-byte hash, whatever
-    /// its length).
+    /// bounds the listing's memory: one 32-byte entry per id (a 128-bit
+    /// hash, whatever the id's length), about 70 MB at 1,000,000.
     pub max_items: u64,
     /// How many items the listing is known to hold before it is read (for
     /// example a count from validation); `None` when unknown. A listing
@@ -177,8 +191,8 @@ impl PagingLimits {
 }
 
 impl Default for PagingLimits {
-    /// 20,000 requests, 3 passes, 1,000,000 distinct ids (at most about
-    /// 16 MB per dedupe set), a margin of 10% + 100 items over a known
+    /// 20,000 requests, 3 passes, 1,000,000 distinct ids (about 70 MB of
+    /// dedupe table at most), a margin of 10% + 100 items over a known
     /// size, 3 stale pages, 16 repair rounds.
     fn default() -> Self {
         Self {
@@ -243,8 +257,10 @@ struct State<F> {
     // declared total
     first_total: Option<u64>,
     last_total: Option<u64>,
-    /// Ids read since the declared total last changed (over passes).
-    since_change: HashSet<u128>,
+    /// Bumped whenever the declared total changes.
+    epoch: u32,
+    /// Distinct ids read in the current epoch (over passes).
+    epoch_count: u64,
     total_changed: bool,
     // shifting
     pass: u32,
@@ -252,14 +268,26 @@ struct State<F> {
     repair_rounds: u32,
     /// Page-number pages around repeated ids (repair candidates).
     suspects: BTreeSet<u32>,
-    emitted: HashSet<u128>,
-    /// Ids of this pass, with the pass page that first returned them.
-    seen_this_pass: HashMap<u128, u32>,
+    /// Every id emitted, with where it was last seen: one entry (32 bytes)
+    /// per distinct id serves dedupe, repeats within a pass and the count
+    /// towards a declared total.
+    seen: HashMap<u128, Seen>,
     stale_run: u32,
     repeated: bool,
     shifted: bool,
     done: bool,
     pending_error: Option<Error>,
+}
+
+/// Where an id was last seen.
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    /// The pass that last returned it.
+    pass: u32,
+    /// The page of that pass that first returned it.
+    page: u32,
+    /// The total epoch it was last counted in.
+    epoch: u32,
 }
 
 enum Step<T> {
@@ -313,14 +341,14 @@ where
         probe_short_len: None,
         first_total: None,
         last_total: None,
-        since_change: HashSet::new(),
+        epoch: 0,
+        epoch_count: 0,
         total_changed: false,
         pass: 1,
         mode: Mode::Full,
         repair_rounds: 0,
         suspects: BTreeSet::new(),
-        emitted: HashSet::new(),
-        seen_this_pass: HashMap::new(),
+        seen: HashMap::new(),
         stale_run: 0,
         repeated: false,
         shifted: false,
@@ -419,7 +447,8 @@ impl<F> State<F> {
         if self.last_total.is_some_and(|l| l != t) {
             // Rows were added or removed under the reader: count again.
             self.total_changed = true;
-            self.since_change.clear();
+            self.epoch += 1;
+            self.epoch_count = 0;
         }
         self.last_total = Some(t);
         Ok(())
@@ -428,8 +457,7 @@ impl<F> State<F> {
     /// Whether every id of the declared total has been read since the total
     /// last changed.
     fn total_reached(&self) -> bool {
-        self.last_total
-            .is_some_and(|t| self.since_change.len() as u64 >= t)
+        self.last_total.is_some_and(|t| self.epoch_count >= t)
     }
 
     async fn next_page<T, Fut>(&mut self) -> Option<Step<T>>
@@ -493,27 +521,50 @@ impl<F> State<F> {
                 PageRequest::Number { page, .. } => page,
                 _ => self.pass_pages - 1,
             };
-            let ids: Vec<u128> = page.items.iter().map(|i| self.ids.id(i.key())).collect();
-            if !repairing {
-                // A row already seen on an earlier page of this pass means
-                // the listing shifted (or its order is unstable); a row twice
-                // inside one page is only a quirk.
-                let mut new_to_pass = 0usize;
-                for &id in &ids {
-                    match self.seen_this_pass.get(&id) {
-                        Some(&first) if first != this_page => {
-                            self.repeated = true;
-                            if matches!(self.paging, Paging::PageNumber { .. }) {
-                                self.suspects.extend(first.min(this_page)..=this_page);
-                            }
+            // A row already seen on an earlier page of this pass means the
+            // listing shifted (or its order is unstable); a row twice inside
+            // one page is only a quirk. Repair rounds read pages out of
+            // order, so repeats there mean nothing.
+            let page_numbers = matches!(self.paging, Paging::PageNumber { .. });
+            let (pass, epoch) = (self.pass, self.epoch);
+            let mut new_to_pass = 0usize;
+            let mut fresh = Vec::new();
+            for item in page.items {
+                let id = self.ids.id(item.key());
+                match self.seen.entry(id) {
+                    Entry::Vacant(v) => {
+                        v.insert(Seen {
+                            pass,
+                            page: this_page,
+                            epoch,
+                        });
+                        new_to_pass += 1;
+                        self.epoch_count += 1;
+                        fresh.push(item);
+                    }
+                    Entry::Occupied(mut o) => {
+                        let s = o.get_mut();
+                        if s.epoch != epoch {
+                            s.epoch = epoch;
+                            self.epoch_count += 1;
                         }
-                        Some(_) => {}
-                        None => {
-                            self.seen_this_pass.insert(id, this_page);
+                        if repairing {
+                            continue;
+                        }
+                        if s.pass != pass {
+                            s.pass = pass;
+                            s.page = this_page;
                             new_to_pass += 1;
+                        } else if s.page != this_page {
+                            self.repeated = true;
+                            if page_numbers {
+                                self.suspects.extend(s.page.min(this_page)..=this_page);
+                            }
                         }
                     }
                 }
+            }
+            if !repairing {
                 if raw_len > 0 && new_to_pass == 0 {
                     self.stale_run += 1;
                     if self.stale_run >= self.limits.max_stale_pages.max(1) {
@@ -527,15 +578,8 @@ impl<F> State<F> {
                     self.stale_run = 0;
                 }
             }
-            self.since_change.extend(ids.iter().copied());
-            let mut fresh = Vec::new();
-            for (item, id) in page.items.into_iter().zip(ids) {
-                if self.emitted.insert(id) {
-                    fresh.push(item);
-                }
-            }
             let bound = self.item_bound();
-            if self.emitted.len() as u64 > bound {
+            if self.seen.len() as u64 > bound {
                 let known = match (self.limits.expected_items, self.first_total) {
                     (None, None) => "PagingLimits::max_items".to_owned(),
                     (e, t) => format!(
@@ -547,7 +591,7 @@ impl<F> State<F> {
                 // `bound` items.
                 let keep = usize::try_from(bound)
                     .unwrap_or(usize::MAX)
-                    .saturating_sub(self.emitted.len() - fresh.len());
+                    .saturating_sub(self.seen.len() - fresh.len());
                 fresh.truncate(keep);
                 self.done = true;
                 self.pending_error = Some(Error::Paging {
@@ -659,7 +703,6 @@ impl<F> State<F> {
         self.cursor = None;
         self.seen_cursors.clear();
         self.last_signature = None;
-        self.seen_this_pass.clear();
         self.stale_run = 0;
         self.repeated = false;
         self.total_changed = false;
