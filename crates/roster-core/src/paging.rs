@@ -245,7 +245,8 @@ struct State<F> {
     page: u32,
     offset: u64,
     cursor: Option<String>,
-    seen_cursors: HashSet<String>,
+    /// Hashes of the cursors of this pass (constant size per cursor).
+    seen_cursors: HashSet<u128>,
     pages: u32,
     pass_pages: u32,
     pass_rows: u64,
@@ -767,8 +768,9 @@ impl<F> State<F> {
             Paging::Cursor => match next_cursor {
                 None => Ok(true),
                 Some(c) => {
-                    if !self.seen_cursors.insert(c.clone()) {
-                        return Err(format!("the server returned cursor `{c}` twice"));
+                    if !self.seen_cursors.insert(self.ids.id(&c)) {
+                        let shown: String = c.chars().take(64).collect();
+                        return Err(format!("the server returned cursor `{shown}` twice"));
                     }
                     self.cursor = Some(c);
                     Ok(false)
