@@ -15,11 +15,25 @@
 //! (an insertion pushed rows down), so an item may have been skipped: the
 //! listing is re-read (bounded passes) emitting only unseen ids, and if it
 //! never settles the stream ends with [`Error::Unstable`].
+//!
+//! A listing whose pages declare a `total` (any strategy) is complete once
+//! the distinct ids read since the total last changed reach it, across
+//! passes. A repeat with an unchanged total is then an unstable *order*
+//! (Mattermost sorts `/teams` by display name alone; tied rows come back in
+//! a different order on each page), not a change: only the pages around the
+//! repeats are read again until the total is reached. A total that changes
+//! still means a real change and a full re-read.
+//!
+//! Every listing is bounded ([`PagingLimits`]): distinct ids (by a known
+//! size plus a margin, or an absolute cap), growth of the declared total,
+//! pages that only repeat rows of the pass, rows per pass, passes, repair
+//! rounds and requests. Memory is one page plus one 32-byte entry per id.
 
-use std::collections::HashSet;
 use std::collections::hash_map::DefaultHasher;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::future::Future;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 
 use futures::stream::{self, BoxStream, StreamExt};
 
@@ -106,9 +120,16 @@ pub enum PageRequest {
 }
 
 /// Bounds of one listing.
+///
+/// A listing ends on its own (a short or empty page, `total` reached, no
+/// next cursor). These bounds end it when the server never lets it: every
+/// listing stops, in bounded memory and a bounded number of requests, with
+/// an error naming the listing (the engine turns it into a warning and a
+/// `complete:false` snapshot). See `docs/reliability.md`, "Bounds".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PagingLimits {
-    /// Hard cap on pages per pass (the loop guard of last resort).
+    /// Hard cap on requests for one listing, over all passes (the loop
+    /// guard of last resort).
     pub max_pages: u32,
     /// Passes over a listing that keeps shifting before giving up.
     pub max_passes: u32,
@@ -117,6 +138,30 @@ pub struct PagingLimits {
     /// (the list closed up; no id repeats, so nothing else reveals it). For
     /// listings without a `total`, where removals are common (members).
     pub confirm_multi_page: bool,
+    /// Absolute cap on the distinct ids one listing may return. It also
+    /// bounds the listing's memory: one 32-byte entry per id (a 128-bit
+    /// hash, whatever the id's length), about 70 MB at 1,000,000.
+    pub max_items: u64,
+    /// How many items the listing is known to hold before it is read (for
+    /// example a count from validation); `None` when unknown. A listing
+    /// that returns more distinct ids than this plus the margin stops.
+    pub expected_items: Option<u64>,
+    /// Margin over a known size (`expected_items` or the `total` of the
+    /// first page), in percent of that size.
+    pub margin_percent: u32,
+    /// Margin over a known size, in items, added to the percent margin (so
+    /// small listings may still grow a little while read).
+    pub margin_items: u64,
+    /// Consecutive pages of one pass that bring no id new to that pass
+    /// (the server repeats pages, e.g. A, B, A, B) before the listing is
+    /// declared unstable.
+    pub max_stale_pages: u32,
+    /// For a listing with a declared `total` whose order is not stable
+    /// (Mattermost teams sharing a display name: a database sort returns
+    /// tied rows in a different order for each page), rounds of re-reading
+    /// only the pages where ids repeated, before reading the whole listing
+    /// again. Each round costs one request per such page.
+    pub max_repair_rounds: u32,
 }
 
 impl PagingLimits {
@@ -127,16 +172,67 @@ impl PagingLimits {
             ..Self::default()
         }
     }
+
+    /// With [`expected_items`](Self::expected_items) set to `n`.
+    pub fn with_expected_items(mut self, n: u64) -> Self {
+        self.expected_items = Some(n);
+        self
+    }
+
+    /// The most distinct ids a listing of `known` items may return:
+    /// `known` plus the margin, never above [`max_items`](Self::max_items).
+    pub fn bound(&self, known: u64) -> u64 {
+        let percent = known.saturating_mul(u64::from(self.margin_percent)) / 100;
+        known
+            .saturating_add(percent)
+            .saturating_add(self.margin_items)
+            .min(self.max_items)
+    }
 }
 
 impl Default for PagingLimits {
+    /// 20,000 requests, 3 passes, 1,000,000 distinct ids (about 70 MB of
+    /// dedupe table at most), a margin of 10% + 100 items over a known
+    /// size, 3 stale pages, 16 repair rounds.
     fn default() -> Self {
         Self {
-            max_pages: 100_000,
+            max_pages: 20_000,
             max_passes: 3,
             confirm_multi_page: false,
+            max_items: 1_000_000,
+            expected_items: None,
+            margin_percent: 10,
+            margin_items: 100,
+            max_stale_pages: 3,
+            max_repair_rounds: 16,
         }
     }
+}
+
+/// Ids kept as 128-bit keyed hashes: constant size whatever the server
+/// sends as an id, and (with random keys) no practical collisions.
+struct IdHasher {
+    a: std::hash::RandomState,
+    b: std::hash::RandomState,
+}
+
+impl IdHasher {
+    fn new() -> Self {
+        Self {
+            a: std::hash::RandomState::new(),
+            b: std::hash::RandomState::new(),
+        }
+    }
+    fn id(&self, key: &str) -> u128 {
+        (u128::from(self.a.hash_one(key)) << 64) | u128::from(self.b.hash_one(key))
+    }
+}
+
+/// Whether the current pass reads the listing from the start or only
+/// re-reads the pages where ids repeated.
+enum Mode {
+    Full,
+    Repair { plan: Vec<u32>, next: usize },
 }
 
 struct State<F> {
@@ -144,25 +240,55 @@ struct State<F> {
     paging: Paging,
     limits: PagingLimits,
     endpoint: String,
+    ids: IdHasher,
     // position
     page: u32,
     offset: u64,
     cursor: Option<String>,
-    seen_cursors: HashSet<String>,
+    /// Hashes of the cursors of this pass (constant size per cursor).
+    seen_cursors: HashSet<u128>,
     pages: u32,
     pass_pages: u32,
+    pass_rows: u64,
     pass_total: Option<u64>,
     last_signature: Option<u64>,
     // page-number cap detection
     cap: Option<u32>,
     probe_short_len: Option<u32>,
+    // declared total
+    first_total: Option<u64>,
+    last_total: Option<u64>,
+    /// Bumped whenever the declared total changes.
+    epoch: u32,
+    /// Distinct ids read in the current epoch (over passes).
+    epoch_count: u64,
+    total_changed: bool,
     // shifting
     pass: u32,
-    emitted: HashSet<String>,
-    seen_this_pass: HashSet<String>,
+    mode: Mode,
+    repair_rounds: u32,
+    /// Page-number pages around repeated ids (repair candidates).
+    suspects: BTreeSet<u32>,
+    /// Every id emitted, with where it was last seen: one entry (32 bytes)
+    /// per distinct id serves dedupe, repeats within a pass and the count
+    /// towards a declared total.
+    seen: HashMap<u128, Seen>,
+    stale_run: u32,
+    repeated: bool,
     shifted: bool,
     done: bool,
     pending_error: Option<Error>,
+}
+
+/// Where an id was last seen.
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    /// The pass that last returned it.
+    pass: u32,
+    /// The page of that pass that first returned it.
+    page: u32,
+    /// The total epoch it was last counted in.
+    epoch: u32,
 }
 
 enum Step<T> {
@@ -175,6 +301,13 @@ enum Step<T> {
 /// `fetch` turns a [`PageRequest`] into a [`Page`]; it is called again for
 /// each page and, when the listing shifted, from the start for another pass.
 /// `endpoint` names the listing in errors.
+///
+/// When pages carry a `total` ([`Page::with_total`], for page-number
+/// listings too), the listing is complete once the ids read since the
+/// total last changed number at least that total, across passes: a
+/// listing whose order is merely unstable (ties re-ordered per request)
+/// ends exact instead of looking "shifted", while a total that changes
+/// still causes a re-read.
 pub fn paginate<'a, T, F, Fut>(
     endpoint: impl Into<String>,
     paging: Paging,
@@ -195,19 +328,30 @@ where
         paging,
         limits,
         endpoint: endpoint.into(),
+        ids: IdHasher::new(),
         page: 0,
         offset: 0,
         cursor: None,
         seen_cursors: HashSet::new(),
         pages: 0,
         pass_pages: 0,
+        pass_rows: 0,
         pass_total: None,
         last_signature: None,
         cap,
         probe_short_len: None,
+        first_total: None,
+        last_total: None,
+        epoch: 0,
+        epoch_count: 0,
+        total_changed: false,
         pass: 1,
-        emitted: HashSet::new(),
-        seen_this_pass: HashSet::new(),
+        mode: Mode::Full,
+        repair_rounds: 0,
+        suspects: BTreeSet::new(),
+        seen: HashMap::new(),
+        stale_run: 0,
+        repeated: false,
         shifted: false,
         done: false,
         pending_error: None,
@@ -226,18 +370,39 @@ where
     .boxed()
 }
 
+/// What to do once a pass or a repair round has ended.
+enum AfterPass {
+    Done,
+    Repair,
+    FullPass,
+    GiveUp,
+}
+
 impl<F> State<F> {
-    fn request(&self) -> PageRequest {
+    fn asked_per_page(&self) -> u32 {
         match self.paging {
-            Paging::PageNumber { per_page, .. } => PageRequest::Number {
-                page: self.page,
-                per_page: self.cap.map_or(per_page, |c| per_page.min(c)).max(1),
+            Paging::PageNumber { per_page, .. } => {
+                self.cap.map_or(per_page, |c| per_page.min(c)).max(1)
+            }
+            _ => 0,
+        }
+    }
+
+    fn request(&self) -> PageRequest {
+        match (&self.mode, self.paging) {
+            (Mode::Repair { plan, next }, Paging::PageNumber { .. }) => PageRequest::Number {
+                page: plan.get(*next).copied().unwrap_or(0),
+                per_page: self.asked_per_page(),
             },
-            Paging::Offset { count } => PageRequest::Offset {
+            (_, Paging::PageNumber { .. }) => PageRequest::Number {
+                page: self.page,
+                per_page: self.asked_per_page(),
+            },
+            (_, Paging::Offset { count }) => PageRequest::Offset {
                 offset: self.offset,
                 count,
             },
-            Paging::Cursor => PageRequest::Cursor(self.cursor.clone()),
+            (_, Paging::Cursor) => PageRequest::Cursor(self.cursor.clone()),
         }
     }
 
@@ -247,6 +412,53 @@ impl<F> State<F> {
             endpoint: self.endpoint.clone(),
             message,
         })
+    }
+
+    /// Ends the stream with `fresh` and then `Unstable`.
+    fn give_up<T>(&mut self, fresh: Vec<T>) -> Step<T> {
+        self.done = true;
+        self.pending_error = Some(Error::Unstable {
+            endpoint: self.endpoint.clone(),
+            passes: self.pass,
+        });
+        Step::Items(fresh)
+    }
+
+    /// The most distinct ids this listing may return, from what is known.
+    fn item_bound(&self) -> u64 {
+        let known = match (self.limits.expected_items, self.first_total) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        known.map_or(self.limits.max_items, |k| self.limits.bound(k))
+    }
+
+    /// Records a page's declared total; `Err` when it grew past the bound.
+    fn note_total(&mut self, total: Option<u64>) -> std::result::Result<(), String> {
+        let Some(t) = total else { return Ok(()) };
+        let first = *self.first_total.get_or_insert(t);
+        if t > self.limits.bound(first).max(first) {
+            return Err(format!(
+                "the declared total grew from {first} to {t} while the listing was read \
+                 (more than the margin of {}% + {}); stopping. If the listing really grows \
+                 this fast, sync again later or raise PagingLimits::margin_percent",
+                self.limits.margin_percent, self.limits.margin_items
+            ));
+        }
+        if self.last_total.is_some_and(|l| l != t) {
+            // Rows were added or removed under the reader: count again.
+            self.total_changed = true;
+            self.epoch += 1;
+            self.epoch_count = 0;
+        }
+        self.last_total = Some(t);
+        Ok(())
+    }
+
+    /// Whether every id of the declared total has been read since the total
+    /// last changed.
+    fn total_reached(&self) -> bool {
+        self.last_total.is_some_and(|t| self.epoch_count >= t)
     }
 
     async fn next_page<T, Fut>(&mut self) -> Option<Step<T>>
@@ -266,7 +478,8 @@ impl<F> State<F> {
             if self.pages >= self.limits.max_pages {
                 let max = self.limits.max_pages;
                 return Some(self.fail(format!(
-                    "more than {max} pages; stopping to avoid an endless loop"
+                    "more than {max} pages; stopping to avoid an endless loop \
+                     (raise PagingLimits::max_pages if the listing is really this long)"
                 )));
             }
             let request = self.request();
@@ -280,9 +493,14 @@ impl<F> State<F> {
             self.pages += 1;
             self.pass_pages += 1;
             let raw_len = page.items.len();
+            self.pass_rows = self.pass_rows.saturating_add(raw_len as u64);
 
-            // Loop guard: the same non-empty page twice in a row.
-            if raw_len > 0 {
+            // Loop guard: the same non-empty page twice in a row. Not for a
+            // listing with a declared total, whose pages of one tied run can
+            // legitimately look alike (the stale-page bound covers it), nor
+            // while re-reading pages out of order.
+            let declared = self.last_total.is_some() || page.total.is_some();
+            if raw_len > 0 && !declared && matches!(self.mode, Mode::Full) {
                 let mut h = DefaultHasher::new();
                 for item in &page.items {
                     item.key().hash(&mut h);
@@ -295,50 +513,131 @@ impl<F> State<F> {
                 }
                 self.last_signature = Some(sig);
             }
+            if let Err(msg) = self.note_total(page.total) {
+                return Some(self.fail(msg));
+            }
 
+            let repairing = matches!(self.mode, Mode::Repair { .. });
+            let this_page = match request {
+                PageRequest::Number { page, .. } => page,
+                _ => self.pass_pages - 1,
+            };
             // A row already seen on an earlier page of this pass means the
-            // listing shifted; a row twice inside one page is only a quirk.
-            let mut page_keys: HashSet<String> = HashSet::with_capacity(raw_len);
-            for item in &page.items {
-                let key = item.key();
-                if !page_keys.contains(key) {
-                    if self.seen_this_pass.contains(key) {
-                        self.shifted = true;
+            // listing shifted (or its order is unstable); a row twice inside
+            // one page is only a quirk. Repair rounds read pages out of
+            // order, so repeats there mean nothing.
+            let page_numbers = matches!(self.paging, Paging::PageNumber { .. });
+            let (pass, epoch) = (self.pass, self.epoch);
+            let mut new_to_pass = 0usize;
+            let mut fresh = Vec::new();
+            for item in page.items {
+                let id = self.ids.id(item.key());
+                match self.seen.entry(id) {
+                    Entry::Vacant(v) => {
+                        v.insert(Seen {
+                            pass,
+                            page: this_page,
+                            epoch,
+                        });
+                        new_to_pass += 1;
+                        self.epoch_count += 1;
+                        fresh.push(item);
                     }
-                    page_keys.insert(key.to_owned());
+                    Entry::Occupied(mut o) => {
+                        let s = o.get_mut();
+                        if s.epoch != epoch {
+                            s.epoch = epoch;
+                            self.epoch_count += 1;
+                        }
+                        if repairing {
+                            continue;
+                        }
+                        if s.pass != pass {
+                            s.pass = pass;
+                            s.page = this_page;
+                            new_to_pass += 1;
+                        } else if s.page != this_page {
+                            self.repeated = true;
+                            if page_numbers {
+                                self.suspects.extend(s.page.min(this_page)..=this_page);
+                            }
+                        }
+                    }
                 }
             }
-            self.seen_this_pass.extend(page_keys);
-            let fresh: Vec<T> = page
-                .items
-                .into_iter()
-                .filter(|item| self.emitted.insert(item.key().to_owned()))
-                .collect();
+            if !repairing {
+                if raw_len > 0 && new_to_pass == 0 {
+                    self.stale_run += 1;
+                    if self.stale_run >= self.limits.max_stale_pages.max(1) {
+                        let n = self.stale_run;
+                        return Some(self.fail(format!(
+                            "unstable listing: {n} pages in a row only repeated rows already \
+                             read in this pass (the server repeats pages); stopping"
+                        )));
+                    }
+                } else {
+                    self.stale_run = 0;
+                }
+            }
+            let bound = self.item_bound();
+            if self.seen.len() as u64 > bound {
+                let known = match (self.limits.expected_items, self.first_total) {
+                    (None, None) => "PagingLimits::max_items".to_owned(),
+                    (e, t) => format!(
+                        "the known size ({}) plus the margin",
+                        e.into_iter().chain(t).max().unwrap_or(0)
+                    ),
+                };
+                // Emit nothing past the bound: the caller sees at most
+                // `bound` items.
+                let keep = usize::try_from(bound)
+                    .unwrap_or(usize::MAX)
+                    .saturating_sub(self.seen.len() - fresh.len());
+                fresh.truncate(keep);
+                self.done = true;
+                self.pending_error = Some(Error::Paging {
+                    endpoint: self.endpoint.clone(),
+                    message: format!(
+                        "the listing returned more than {bound} distinct ids ({known}); \
+                         stopping. If it really holds more, raise PagingLimits::max_items"
+                    ),
+                });
+                return Some(Step::Items(fresh));
+            }
+            if self.pass_rows > bound.saturating_mul(2).saturating_add(1_000) {
+                let rows = self.pass_rows;
+                return Some(self.fail(format!(
+                    "unstable listing: one pass returned {rows} rows for at most {bound} \
+                     distinct ids; stopping"
+                )));
+            }
 
-            let end_of_pass = match self.advance(raw_len, page.total, page.next_cursor) {
-                Ok(end) => end,
-                Err(msg) => return Some(self.fail(msg)),
+            let end_of_pass = match &mut self.mode {
+                Mode::Repair { plan, next } => {
+                    *next += 1;
+                    *next >= plan.len()
+                }
+                Mode::Full => match self.advance(raw_len, page.total, page.next_cursor) {
+                    Ok(end) => end,
+                    Err(msg) => return Some(self.fail(msg)),
+                },
             };
             if end_of_pass {
-                if self.limits.confirm_multi_page && self.pass == 1 && self.pass_pages > 1 {
-                    // A removal during a multi-page read skips a row
-                    // silently: one confirming pass finds it.
-                    self.shifted = true;
+                match self.after_pass() {
+                    AfterPass::Done => {
+                        self.done = true;
+                        return Some(Step::Items(fresh));
+                    }
+                    AfterPass::GiveUp => return Some(self.give_up(fresh)),
+                    AfterPass::Repair => {
+                        tracing::debug!(endpoint = %self.endpoint, pages = self.suspects.len(), "Ids missing from a listing with an unstable order; re-reading the pages where ids repeated.");
+                        self.start_repair();
+                    }
+                    AfterPass::FullPass => {
+                        tracing::debug!(endpoint = %self.endpoint, pass = self.pass, "Listing shifted while read; reading it again.");
+                        self.restart();
+                    }
                 }
-                if !self.shifted {
-                    self.done = true;
-                    return Some(Step::Items(fresh));
-                }
-                if self.pass >= self.limits.max_passes {
-                    self.done = true;
-                    self.pending_error = Some(Error::Unstable {
-                        endpoint: self.endpoint.clone(),
-                        passes: self.pass,
-                    });
-                    return Some(Step::Items(fresh));
-                }
-                tracing::debug!(endpoint = %self.endpoint, pass = self.pass, "Listing shifted while read; reading it again.");
-                self.restart();
             }
             if !fresh.is_empty() {
                 return Some(Step::Items(fresh));
@@ -346,16 +645,68 @@ impl<F> State<F> {
         }
     }
 
+    /// Decides what follows a finished pass or repair round.
+    fn after_pass(&mut self) -> AfterPass {
+        let repairing = matches!(self.mode, Mode::Repair { .. });
+        if self.last_total.is_some() {
+            // A declared total: complete once every id of it was read since
+            // it last changed, whatever order the pages came in.
+            if self.total_reached() {
+                return AfterPass::Done;
+            }
+            if !repairing && !self.repeated && !self.total_changed && !self.shifted {
+                // Fewer ids than declared, but nothing moved: the total
+                // counts rows the listing does not show.
+                return AfterPass::Done;
+            }
+            let order_only = !self.total_changed && !self.suspects.is_empty();
+            if order_only && self.repair_rounds < self.limits.max_repair_rounds {
+                return AfterPass::Repair;
+            }
+        } else {
+            if self.limits.confirm_multi_page && self.pass == 1 && self.pass_pages > 1 {
+                // A removal during a multi-page read skips a row
+                // silently: one confirming pass finds it.
+                self.shifted = true;
+            }
+            if !self.shifted && !self.repeated {
+                return AfterPass::Done;
+            }
+        }
+        if self.pass >= self.limits.max_passes {
+            AfterPass::GiveUp
+        } else {
+            AfterPass::FullPass
+        }
+    }
+
+    fn start_repair(&mut self) {
+        self.repair_rounds += 1;
+        self.mode = Mode::Repair {
+            plan: self.suspects.iter().copied().collect(),
+            next: 0,
+        };
+        self.last_signature = None;
+        self.total_changed = false;
+        self.pass_rows = 0;
+    }
+
     fn restart(&mut self) {
         self.pass += 1;
+        self.mode = Mode::Full;
+        self.repair_rounds = 0;
+        self.suspects.clear();
         self.pass_pages = 0;
+        self.pass_rows = 0;
         self.pass_total = None;
         self.page = 0;
         self.offset = 0;
         self.cursor = None;
         self.seen_cursors.clear();
         self.last_signature = None;
-        self.seen_this_pass.clear();
+        self.stale_run = 0;
+        self.repeated = false;
+        self.total_changed = false;
         self.shifted = false;
     }
 
@@ -417,8 +768,9 @@ impl<F> State<F> {
             Paging::Cursor => match next_cursor {
                 None => Ok(true),
                 Some(c) => {
-                    if !self.seen_cursors.insert(c.clone()) {
-                        return Err(format!("the server returned cursor `{c}` twice"));
+                    if !self.seen_cursors.insert(self.ids.id(&c)) {
+                        let shown: String = c.chars().take(64).collect();
+                        return Err(format!("the server returned cursor `{shown}` twice"));
                     }
                     self.cursor = Some(c);
                     Ok(false)
@@ -653,6 +1005,176 @@ mod tests {
             "{err:?}"
         );
         assert_eq!(got.len(), 28);
+    }
+
+    /// A page-number server with a total whose rows sort in runs of `run`
+    /// equal keys, each run re-ordered on every request (a database top-N
+    /// sort on a non-unique key), optionally inserting a row sorting first
+    /// before request `insert_at`.
+    fn tie_server(
+        n: usize,
+        run: usize,
+        insert_at: Option<usize>,
+        calls: Arc<Mutex<usize>>,
+    ) -> impl FnMut(PageRequest) -> futures::future::Ready<Result<Page<Row>>> + Send {
+        let mut data = rows(0..n);
+        move |req| {
+            let call = {
+                let mut c = calls.lock().unwrap();
+                *c += 1;
+                *c
+            };
+            if insert_at == Some(call) {
+                data.insert(0, Row("inserted".into()));
+            }
+            let PageRequest::Number { page, per_page } = req else {
+                panic!("wrong request kind")
+            };
+            let mut order = data.clone();
+            // Runs start after the first row, so they straddle pages.
+            let head = 1 + usize::from(order.first().is_some_and(|r| r.0 == "inserted"));
+            for (k, chunk) in order[head..].chunks_mut(run).enumerate() {
+                // A per-request, per-run rotation.
+                let mut h = DefaultHasher::new();
+                (call, k).hash(&mut h);
+                let by = (h.finish() % chunk.len() as u64) as usize;
+                chunk.rotate_left(by);
+            }
+            let per = per_page as usize;
+            let start = (page as usize * per).min(order.len());
+            let end = (start + per).min(order.len());
+            let total = order.len() as u64;
+            futures::future::ready(Ok(Page::new(order[start..end].to_vec()).with_total(total)))
+        }
+    }
+
+    fn sorted_ids(got: &[Row]) -> Vec<String> {
+        let mut ids: Vec<String> = got.iter().map(|r| r.0.clone()).collect();
+        ids.sort();
+        ids
+    }
+
+    #[tokio::test]
+    async fn ties_reordered_per_request_end_exact_when_a_total_is_declared() {
+        let paging = Paging::PageNumber {
+            per_page: 10,
+            server_cap: Some(10),
+        };
+        for run in [2, 3, 7, 25] {
+            let calls = Arc::new(Mutex::new(0));
+            let fetch = tie_server(1_000, run, None, calls.clone());
+            let (got, err) = collect(paginate(
+                "GET /teams",
+                paging,
+                PagingLimits::default(),
+                fetch,
+            ))
+            .await;
+            assert!(err.is_none(), "run {run}: {err:?}");
+            let ids = sorted_ids(&got);
+            assert_eq!(ids.len(), 1_000, "run {run}: no duplicates");
+            assert_eq!(ids, sorted_ids(&rows(0..1_000)), "run {run}: every row");
+            let calls = *calls.lock().unwrap();
+            // One pass is 101 requests. Here every page boundary cuts a
+            // run (the worst case): repairs re-read those pages until the
+            // total is reached (measured: 377 to 893 requests).
+            assert!(calls > 101, "run {run}: the ties really straddled pages");
+            assert!(calls < 10 * 101, "run {run}: {calls} requests");
+        }
+    }
+
+    #[tokio::test]
+    async fn ties_and_a_real_insertion_still_reread_the_listing() {
+        let paging = Paging::PageNumber {
+            per_page: 10,
+            server_cap: Some(10),
+        };
+        let calls = Arc::new(Mutex::new(0));
+        let fetch = tie_server(500, 2, Some(20), calls.clone());
+        let (got, err) = collect(paginate(
+            "GET /teams",
+            paging,
+            PagingLimits::default(),
+            fetch,
+        ))
+        .await;
+        assert!(err.is_none(), "{err:?}");
+        let ids = sorted_ids(&got);
+        assert_eq!(ids.len(), 501, "no duplicates; the inserted row is found");
+        assert!(ids.contains(&"inserted".to_owned()));
+        assert!(*calls.lock().unwrap() > 51 + 20, "a second full pass");
+    }
+
+    #[tokio::test]
+    async fn a_total_changing_on_every_page_never_counts_as_complete() {
+        // Every page inserts a row sorting first (total + 1): rows shift
+        // and the union may reach a total, but never one that held still.
+        let mut data = rows(0..50);
+        let mut n = 0;
+        let fetch = move |req: PageRequest| {
+            n += 1;
+            data.insert(0, Row(format!("new{n:04}")));
+            let PageRequest::Number { page, per_page } = req else {
+                unreachable!()
+            };
+            let per = per_page as usize;
+            let start = (page as usize * per).min(data.len());
+            let end = (start + per).min(data.len());
+            let total = data.len() as u64;
+            futures::future::ready(Ok(Page::new(data[start..end].to_vec()).with_total(total)))
+        };
+        let paging = Paging::PageNumber {
+            per_page: 10,
+            server_cap: Some(10),
+        };
+        let (got, err) = collect(paginate(
+            "GET /teams",
+            paging,
+            PagingLimits::default(),
+            fetch,
+        ))
+        .await;
+        assert!(
+            matches!(err, Some(Error::Unstable { passes: 3, .. })),
+            "{err:?}"
+        );
+        let ids = sorted_ids(&got);
+        let mut dedup = ids.clone();
+        dedup.dedup();
+        assert_eq!(ids, dedup, "no duplicates");
+    }
+
+    #[tokio::test]
+    async fn default_limits_bound_an_endless_listing() {
+        let calls = Arc::new(Mutex::new(0u64));
+        let counted = calls.clone();
+        let fetch = move |req: PageRequest| {
+            *counted.lock().unwrap() += 1;
+            let PageRequest::Number { page, per_page } = req else {
+                unreachable!()
+            };
+            let from = page as usize * per_page as usize;
+            futures::future::ready(Ok(Page::new(rows(from..from + per_page as usize))))
+        };
+        let paging = Paging::PageNumber {
+            per_page: 5_000,
+            server_cap: Some(5_000),
+        };
+        let s = paginate("GET /endless", paging, PagingLimits::default(), fetch);
+        let (got, err) = collect(s).await;
+        assert_eq!(got.len(), 1_000_000, "stops at the default max_items");
+        assert_eq!(*calls.lock().unwrap(), 201, "200 pages and the one over");
+        let msg = err.expect("an error naming the bound").to_string();
+        assert!(msg.contains("GET /endless"), "{msg}");
+        assert!(msg.contains("more than 1000000 distinct ids"), "{msg}");
+    }
+
+    #[test]
+    fn bound_adds_the_margin_and_respects_the_cap() {
+        let l = PagingLimits::default();
+        assert_eq!(l.bound(0), 100);
+        assert_eq!(l.bound(5_000), 5_600);
+        assert_eq!(l.bound(u64::MAX), 1_000_000);
     }
 
     #[tokio::test]

@@ -40,8 +40,18 @@ impl ResourceSyncer for TeamsSyncer {
             PagingLimits::default(),
             move |req| {
                 let client = client.clone();
-                let call = paged(TEAMS.call(), &req);
-                async move { client.json::<Vec<TeamDto>>(&call).await.map(Page::new) }
+                // The total on every page lets the pager tell teams that
+                // share a display name (re-ordered per request by the
+                // server) from a listing that really changed.
+                let call = paged(TEAMS.call(), &req).query("include_total_count", "true");
+                async move {
+                    client.json::<TeamsPage>(&call).await.map(|p| match p {
+                        TeamsPage::Counted { teams, total_count } => {
+                            Page::new(teams).with_total(total_count)
+                        }
+                        TeamsPage::Plain(teams) => Page::new(teams),
+                    })
+                }
             },
         )
         .map_ok(|t| Listed::from(team_resource(&t)))
@@ -91,6 +101,18 @@ impl ResourceSyncer for TeamsSyncer {
     fn has_grants(&self) -> bool {
         true
     }
+}
+
+/// A page of `GET /api/v4/teams?include_total_count=true`; a server that
+/// ignores the flag answers a plain array (no total).
+#[derive(Debug, serde::Deserialize)]
+#[serde(untagged)]
+enum TeamsPage {
+    Counted {
+        teams: Vec<TeamDto>,
+        total_count: u64,
+    },
+    Plain(Vec<TeamDto>),
 }
 
 /// A team resource per the `roster-snapshot/1` contract.

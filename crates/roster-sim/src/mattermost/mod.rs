@@ -11,7 +11,7 @@
 //! | `GET /api/v4/users/{user_id}` | any user |
 //! | `GET /api/v4/users?page=&per_page=` | ordered by username, includes deactivated users and bots |
 //! | `GET /api/v4/users/stats` | admin only; active human accounts (bots and deactivated users are not counted) |
-//! | `GET /api/v4/teams?page=&per_page=&include_total_count=` | ordered by display name (ties by id); admins see every team including archived ones, others only open teams |
+//! | `GET /api/v4/teams?page=&per_page=&include_total_count=` | ordered by display name (ties by id, or per request with `SimOptions::with_unstable_tie_order`); admins see every team including archived ones, others only open teams |
 //! | `GET /api/v4/teams/{team_id}` | one team |
 //! | `GET /api/v4/teams/{team_id}/members?page=&per_page=` | ordered by user id, removed members hidden |
 //! | `GET /api/v4/reports/users?page_size=&from_column_value=&from_id=` | admin only, cursor-paged by username, excludes bots, has `last_login` |
@@ -126,6 +126,15 @@ pub struct SimOptions {
     /// `None` (the default): the start of the current UTC day, so equal
     /// specs give equal organisations all day.
     pub now: Option<i64>,
+    /// `0` (the default) keeps the generated team display names; else about
+    /// this percentage of teams share their display name with another team
+    /// and all other display names are unique.
+    pub shared_team_names_percent: u32,
+    /// `Some(seed)`: teams sharing a display name are listed by `/teams` in
+    /// a different order on each request, as a database top-N sort does
+    /// (deterministic from the seed and a request counter). `None` (the
+    /// default): ties are ordered by id.
+    pub unstable_tie_order: Option<u64>,
 }
 
 impl Default for SimOptions {
@@ -136,6 +145,8 @@ impl Default for SimOptions {
             big_team_members: 0,
             license: SimLicense::default(),
             now: None,
+            shared_team_names_percent: 0,
+            unstable_tie_order: None,
         }
     }
 }
@@ -164,6 +175,18 @@ impl SimOptions {
     /// Gives team #0 exactly `members` members.
     pub fn with_big_team(mut self, members: usize) -> Self {
         self.big_team_members = members;
+        self
+    }
+    /// Makes about `percent`% of teams share a display name (see
+    /// [`Self::shared_team_names_percent`]).
+    pub fn with_shared_team_names(mut self, percent: u32) -> Self {
+        self.shared_team_names_percent = percent;
+        self
+    }
+    /// Lists teams sharing a display name in a per-request order seeded by
+    /// `seed` (see [`Self::unstable_tie_order`]).
+    pub fn with_unstable_tie_order(mut self, seed: u64) -> Self {
+        self.unstable_tie_order = Some(seed);
         self
     }
 }
@@ -219,6 +242,12 @@ impl MattermostSim {
                 .now
                 .unwrap_or_else(|| now_ms().div_euclid(86_400_000) * 86_400_000),
         );
+        if options.shared_team_names_percent > 0 {
+            org.share_team_names(options.shared_team_names_percent, spec.seed);
+        }
+        if let Some(seed) = options.unstable_tie_order {
+            org.reorder_ties_per_request(seed);
+        }
         Self {
             inner: Arc::new(Inner {
                 org: Mutex::new(org),

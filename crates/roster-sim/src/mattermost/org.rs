@@ -1,6 +1,8 @@
 //! The simulated organisation: seeded generation, mutation and ground truth.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use roster_core::{
     AccountType, Entitlement, EntitlementId, Grant, Purpose, Resource, ResourceRef, ResourceType,
@@ -291,6 +293,16 @@ pub(super) struct Org {
     rng: fastrand::Rng,
     shift_users: u32,
     shift_teams: u32,
+    /// Per-request order of teams sharing a display name, if enabled.
+    pub(super) tie_order: Option<TieOrder>,
+}
+
+/// Re-orders teams that share a display name on every `/teams` request,
+/// deterministically from `seed` and a request counter.
+#[derive(Debug)]
+pub(super) struct TieOrder {
+    seed: u64,
+    requests: AtomicU64,
 }
 
 /// A 26-character Mattermost-style id.
@@ -382,6 +394,7 @@ impl Org {
             rng: fastrand::Rng::with_seed(spec.seed ^ 0x9e37_79b9_7f4a_7c15),
             shift_users: 0,
             shift_teams: 0,
+            tie_order: None,
         };
 
         for i in 0..n_users {
@@ -642,6 +655,66 @@ impl Org {
             (&a.display_name, &a.id).cmp(&(&b.display_name, &b.id))
         });
         self.team_order = order;
+    }
+
+    /// Renames teams so that about `percent`% of them share their display
+    /// name with another team and every other display name is unique
+    /// (deterministic from `seed`); `name` and ids are kept.
+    pub(super) fn share_team_names(&mut self, percent: u32, seed: u64) {
+        let mut rng = fastrand::Rng::with_seed(seed ^ 0x5eed_7ea5);
+        // A copied name makes (at least) two teams share it.
+        let p = f64::from(percent.min(100)) / 200.0;
+        for t in 0..self.teams.len() {
+            let shared = t > 0 && chance(&mut rng, p);
+            self.teams[t].display_name = if shared {
+                let from = rng.usize(..t);
+                self.teams[from].display_name.clone()
+            } else {
+                format!(
+                    "{} {} {t}",
+                    pick(&mut rng, TEAM_ADJECTIVES),
+                    pick(&mut rng, TEAM_NOUNS)
+                )
+            };
+        }
+        self.rebuild_team_order();
+    }
+
+    /// Orders teams sharing a display name differently on each `/teams`
+    /// request (see [`Self::team_listing_order`]).
+    pub(super) fn reorder_ties_per_request(&mut self, seed: u64) {
+        self.tie_order = Some(TieOrder {
+            seed,
+            requests: AtomicU64::new(0),
+        });
+    }
+
+    /// The team order one `/teams` request sees. Mattermost sorts by
+    /// `DisplayName` alone and pages with LIMIT/OFFSET
+    /// (`server/channels/store/sqlstore/team_store.go`, `teamSearchQuery` /
+    /// `GetAllPage`): a database top-N sort is not stable, so teams sharing
+    /// a display name come back in a different order on each request. With
+    /// [`Self::reorder_ties_per_request`] each request shuffles every run of
+    /// equal display names from (seed, request number); otherwise ties are
+    /// ordered by id.
+    pub(super) fn team_listing_order(&self) -> Cow<'_, [u32]> {
+        let Some(tie) = &self.tie_order else {
+            return Cow::Borrowed(&self.team_order);
+        };
+        let n = tie.requests.fetch_add(1, Ordering::Relaxed);
+        let mut rng = fastrand::Rng::with_seed(
+            tie.seed ^ n.wrapping_add(1).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        );
+        let mut order = self.team_order.clone();
+        let teams = &self.teams;
+        for run in order
+            .chunk_by_mut(|&a, &b| teams[a as usize].display_name == teams[b as usize].display_name)
+        {
+            if run.len() > 1 {
+                rng.shuffle(run);
+            }
+        }
+        Cow::Owned(order)
     }
 
     /// A live team by id.

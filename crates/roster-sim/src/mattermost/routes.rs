@@ -582,8 +582,8 @@ fn handle(
         }
         Route::Teams => {
             let (p, per) = q.paging();
-            let visible = org
-                .team_order
+            let order = org.team_listing_order();
+            let visible = order
                 .iter()
                 .map(|&i| &org.teams[i as usize])
                 .filter(|t| caller.admin || !t.invite_only);
