@@ -19,17 +19,22 @@
 //! ## Rate limits
 //!
 //! Rocket.Chat allows 10 calls per 60 s **per endpoint** by default, in a
-//! fixed window. Every call goes through roster-core's shared limiter (one
-//! bucket per endpoint, default quota 10 per 60 s, see
-//! [`RocketChatConfig::rate_limit`]) and its header gate, which reads
-//! `X-RateLimit-Remaining` / `X-RateLimit-Reset` (epoch ms) and waits for
-//! the window's reset instead of collecting 429s. Independent endpoints run
-//! in parallel, so a sync takes about as long as its busiest endpoint —
-//! usually `teams.members`, one call per team. Ways to go faster, in order of
-//! effect: a token holding `api-bypass-rate-limit` (bots hold it by default)
-//! with the client quota disabled, [`RocketChatConfig::infinite_count`]
-//! (one request per listing), a raised server limit.
-//! [`Connector::validate`] reports which applies and estimates the duration.
+//! fixed window, except for tokens holding `api-bypass-rate-limit` (admins,
+//! bots and apps by default), which are not limited and get no headers.
+//! The default pacing, [`RateLimitMode::Auto`](roster_core::RateLimitMode),
+//! follows what the server says per endpoint: no client quota for a
+//! bypassing token (learnt by validation from `permissions.listAll`) that
+//! gets no headers; the server's own `X-RateLimit-Remaining` /
+//! `X-RateLimit-Reset` (epoch ms) for a limited one, waiting for the
+//! window's reset instead of collecting 429s; the stock 10 per 60 s while
+//! nothing is known. Independent endpoints run in parallel, so a limited
+//! sync takes about as long as its busiest endpoint — usually
+//! `teams.members`, one call per team. Ways to go faster, in order of
+//! effect: a token holding `api-bypass-rate-limit`,
+//! [`RocketChatConfig::infinite_count`] (one request per listing), a raised
+//! server limit. [`Connector::validate`] reports which applies and
+//! estimates the duration. Several connectors of one server in one process
+//! can share a limiter ([`RocketChatConfig::shared_limiter`]).
 //!
 //! ## Permissions
 //!
@@ -76,6 +81,7 @@ use tokio::sync::OnceCell;
 
 pub use config::{
     DEFAULT_COUNT, ENV_AUTH_TOKEN, ENV_BASE_URL, ENV_USER_ID, RocketChatConfig, default_rate_limit,
+    default_rate_limit_mode, shared_limiter,
 };
 
 use roles::RoleTable;
@@ -113,7 +119,7 @@ impl RocketChatConnector {
             ),
         ]);
         Ok(Self {
-            client: HttpClient::new(http, auth)?,
+            client: config.options.client(http, auth)?,
             count: config.count,
             infinite_count: config.infinite_count,
             roles: OnceCell::new(),

@@ -1,7 +1,16 @@
 //! Users: `users.list` (offset/count, stop on `total`). Each user carries
 //! its role ids, so the listing also yields the users' role grants.
+//!
+//! Deactivated users' team memberships: `teams.members` lists active users
+//! only (`TeamService.members` filters with `Users.findActive`), so the
+//! listing asks `users.listTeams?userId=` for each deactivated user
+//! (`TeamService.findBySubscribedUserIds`: the user's `TeamMember` rows,
+//! active or not). It returns `isOwner` but no other member role, so a
+//! deactivated user's `moderator` / `leader` grants cannot be read; a
+//! notice says so.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
 use roster_core::{
@@ -11,7 +20,9 @@ use roster_core::{
 use serde_json::Value;
 
 use crate::RocketChatConnector;
-use crate::endpoints::{USERS_LIST, UserDto, UsersListDto, paged, timestamp};
+use crate::endpoints::{
+    USERS_LIST, USERS_LIST_TEAMS, UserDto, UserTeamsDto, UsersListDto, paged, timestamp,
+};
 use crate::roles::{ASSIGNED, RoleTable};
 
 /// A Matrix-style username: `@alice:matrix.org`.
@@ -107,9 +118,103 @@ impl ResourceSyncer for UserSyncer<'_> {
     }
 }
 
+/// What the deactivated users' lookups found, for the closing notice.
+#[derive(Default)]
+struct Deactivated {
+    read: AtomicU64,
+    memberships: AtomicU64,
+    unavailable: AtomicU64,
+    reason: Mutex<Option<String>>,
+}
+
+impl Deactivated {
+    fn notices(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let memberships = self.memberships.load(Ordering::Relaxed);
+        let read = self.read.load(Ordering::Relaxed);
+        if memberships > 0 {
+            out.push(format!(
+                "teams.members lists active users only; {memberships} team memberships of \
+                 {read} deactivated users were read through users.listTeams, which tells \
+                 `owner` but no other member role: deactivated users' `moderator` and `leader` \
+                 roles are not in the snapshot"
+            ));
+        }
+        let unavailable = self.unavailable.load(Ordering::Relaxed);
+        if unavailable > 0 {
+            let reason = self
+                .reason
+                .lock()
+                .expect("reason lock")
+                .clone()
+                .unwrap_or_default();
+            out.push(format!(
+                "the team memberships of {unavailable} deactivated users are not visible: \
+                 teams.members lists active users only and users.listTeams failed ({reason}); \
+                 they reappear when the users are reactivated"
+            ));
+        }
+        out
+    }
+}
+
+/// A deactivated user's team grants from `users.listTeams`: `member`, and
+/// `owner` when `isOwner`.
+pub(crate) fn deactivated_team_grants(user_id: &str, teams: &UserTeamsDto) -> Vec<Grant> {
+    let principal = ResourceRef::user(user_id);
+    teams
+        .teams
+        .iter()
+        .flat_map(|t| {
+            let team = ResourceRef::new(ResourceType::Team, t.id.as_str());
+            let owner = (t.is_owner == Some(true)).then_some("owner");
+            std::iter::once("member")
+                .chain(owner)
+                .map(move |slug| (team.clone(), slug))
+        })
+        .map(|(team, slug)| Grant::new(EntitlementId::new(team, slug), principal.clone()))
+        .collect()
+}
+
+/// Adds a deactivated user's team grants to its listing.
+async fn with_team_grants(
+    connector: &RocketChatConnector,
+    mut listed: Listed,
+    found: &Deactivated,
+) -> Result<Listed> {
+    let call = USERS_LIST_TEAMS
+        .call()
+        .query("userId", listed.resource.id.as_str());
+    match connector.client.json::<UserTeamsDto>(&call).await {
+        Ok(teams) => {
+            let grants = deactivated_team_grants(listed.resource.id.as_str(), &teams);
+            found.read.fetch_add(1, Ordering::Relaxed);
+            found
+                .memberships
+                .fetch_add(teams.teams.len() as u64, Ordering::Relaxed);
+            listed.grants.extend(grants);
+            Ok(listed)
+        }
+        Err(e) if e.is_fatal() => Err(e),
+        Err(e @ (Error::NotFound { .. } | Error::Forbidden { .. } | Error::Status { status: 400, .. })) => {
+            found.unavailable.fetch_add(1, Ordering::Relaxed);
+            found
+                .reason
+                .lock()
+                .expect("reason lock")
+                .get_or_insert_with(|| e.to_string());
+            Ok(listed)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 fn users(connector: &RocketChatConnector, table: Arc<RoleTable>) -> ItemStream<'_, Listed> {
     let client = connector.client.clone();
     let notices = connector.client.clone();
+    let found = Arc::new(Deactivated::default());
+    let found_end = found.clone();
+    let end_client = connector.client.clone();
     let mut noted_created_at = false;
     let mut reported_roles = false;
     paginate(
@@ -125,7 +230,7 @@ fn users(connector: &RocketChatConnector, table: Arc<RoleTable>) -> ItemStream<'
         },
     )
     .flat_map(move |user| {
-        let mut out: Vec<Result<Listed>> = Vec::with_capacity(2);
+        let mut out: Vec<Result<(Listed, bool)>> = Vec::with_capacity(2);
         match user {
             Ok(u) => {
                 if u.created_at.is_none() && !noted_created_at {
@@ -149,14 +254,38 @@ fn users(connector: &RocketChatConnector, table: Arc<RoleTable>) -> ItemStream<'
                         ),
                     }));
                 }
-                out.push(Ok(user_listed(u, &table)));
+                let deactivated = u.active == Some(false);
+                out.push(Ok((user_listed(u, &table), deactivated)));
             }
             Err(e) => out.push(Err(e)),
         }
         futures::stream::iter(out)
     })
+    .map(move |item| {
+        let found = found.clone();
+        async move {
+            match item {
+                Ok((listed, true)) => with_team_grants(connector, listed, &found).await,
+                Ok((listed, false)) => Ok(listed),
+                Err(e) => Err(e),
+            }
+        }
+    })
+    // Lookups of deactivated users overlap; order is kept.
+    .buffered(LOOKUPS_AT_ONCE)
+    .chain(
+        futures::stream::once(async move {
+            for n in found_end.notices() {
+                end_client.note(n);
+            }
+        })
+        .filter_map(|()| async { None }),
+    )
     .boxed()
 }
+
+/// `users.listTeams` lookups in flight at once.
+const LOOKUPS_AT_ONCE: usize = 8;
 
 #[cfg(test)]
 mod tests {

@@ -156,6 +156,7 @@ pub(crate) struct User {
 
 impl User {
     /// `federated: true`, or a Matrix-style `@alice:matrix.org` username.
+    #[cfg(test)]
     pub fn is_federated(&self) -> bool {
         self.federated_flag || is_matrix_username(&self.username)
     }
