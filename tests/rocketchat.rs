@@ -845,11 +845,9 @@ async fn deactivated_users_team_memberships_appear_with_a_notice() {
     assert!(hidden > 0, "the org has deactivated team members");
     assert_exact(&snap, truth);
     assert!(
-        summary
-            .warnings
-            .iter()
-            .any(|w| w.starts_with("notice:") && w.contains("users.listTeams")
-                && w.contains("moderator")),
+        summary.warnings.iter().any(|w| w.starts_with("notice:")
+            && w.contains("users.listTeams")
+            && w.contains("moderator")),
         "{:?}",
         summary.warnings
     );
@@ -891,7 +889,8 @@ async fn both_401_bodies_give_the_servers_message() {
             .unwrap_err();
         assert!(matches!(err, Error::Unauthorized { .. }), "{err}");
         assert!(
-            err.to_string().contains("You must be logged in to do this."),
+            err.to_string()
+                .contains("You must be logged in to do this."),
             "{err}"
         );
     }
@@ -910,7 +909,11 @@ async fn bypassing_admin_with_default_flags_makes_no_rate_limit_waits() {
     assert_exact(&snap, sim.ground_truth());
     assert_eq!(summary.rate_limit_waits, 0, "{summary:?}");
     assert_eq!(summary.rate_limit_wait_ms, 0);
-    assert!(start.elapsed() < Duration::from_secs(1), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -956,7 +959,11 @@ async fn unknown_server_falls_back_to_ten_per_minute() {
     let c = connector(config(&server, &sim.admin()));
     let report = c.validate().await.unwrap();
     let rl = report.rate_limit.as_ref().unwrap();
-    assert!(rl.detail.contains("stock 10 calls per 1 min"), "{}", rl.detail);
+    assert!(
+        rl.detail.contains("stock 10 calls per 1 min"),
+        "{}",
+        rl.detail
+    );
     let (summary, snap) = sync(&c).await;
     assert!(summary.complete, "{:?}", summary.warnings);
     assert_exact(&snap, sim.ground_truth());

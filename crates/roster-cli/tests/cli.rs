@@ -968,11 +968,17 @@ async fn demo_writes_four_snapshots() {
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread")]
 async fn interrupted_sync_writes_incomplete_snapshot() {
-    // Stock limits (10 calls per 60 s) and 30 teams: minutes of waiting.
-    let sim = RocketChatSim::new(rc::OrgSpec {
-        teams: 30,
-        ..rc::OrgSpec::small()
-    });
+    // Stock limits (10 calls per 60 s) on an admin whose bypass was
+    // revoked, and 30 teams: minutes of waiting.
+    let mut options = rc::SimOptions::default();
+    options.admin_bypasses_rate_limit = false;
+    let sim = RocketChatSim::with_options(
+        rc::OrgSpec {
+            teams: 30,
+            ..rc::OrgSpec::small()
+        },
+        options,
+    );
     let server = sim.spawn().await;
     let admin = sim.admin();
     let dir = tempfile::tempdir().unwrap();
@@ -1066,6 +1072,7 @@ async fn a_killed_sync_resumes_to_the_exact_snapshot() {
         calls: 5,
         window: Duration::from_millis(150),
     });
+    options.admin_bypasses_rate_limit = false;
     for (i, kill_after_ms) in [150u64, 400, 700].into_iter().enumerate() {
         let sim = RocketChatSim::with_options(spec.clone(), options.clone());
         let server = sim.spawn().await;
@@ -1246,17 +1253,30 @@ async fn every_sync_option_has_a_roster_environment_variable() {
         assert!(help.stdout.contains(var), "{var}: {}", help.stdout);
     }
     // The --rate-limit help names auto and the real settings, not the page size.
-    assert!(help.stdout.contains("auto|off|CALLS/DURATION"), "{}", help.stdout);
-    assert!(!help.stdout.contains("API_Default_Count"), "{}", help.stdout);
     assert!(
-        help.stdout.contains("API_Enable_Rate_Limiter_Limit_Calls_Default"),
+        help.stdout.contains("auto|off|CALLS/DURATION"),
+        "{}",
+        help.stdout
+    );
+    assert!(
+        !help.stdout.contains("API_Default_Count"),
+        "{}",
+        help.stdout
+    );
+    assert!(
+        help.stdout
+            .contains("API_Enable_Rate_Limiter_Limit_Calls_Default"),
         "{}",
         help.stdout
     );
     let help = roster(&["sync", "mattermost", "--help"], &[]).await;
     assert!(help.stdout.contains("ROSTER_NO_ENRICH"), "{}", help.stdout);
     let help = roster(&["validate", "rocketchat", "--help"], &[]).await;
-    for var in ["ROSTER_RATE_LIMIT", "ROSTER_VALIDATE_FORMAT", "ROSTER_TIMEOUT"] {
+    for var in [
+        "ROSTER_RATE_LIMIT",
+        "ROSTER_VALIDATE_FORMAT",
+        "ROSTER_TIMEOUT",
+    ] {
         assert!(help.stdout.contains(var), "{var}: {}", help.stdout);
     }
 
@@ -1294,6 +1314,10 @@ async fn every_sync_option_has_a_roster_environment_variable() {
     // and a healthy server gives no warning.
     let run = roster(&["validate", "rocketchat"], &env[..3]).await;
     run.assert_code(0);
-    assert!(run.stdout.contains("auto: no client quota"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("auto: no client quota"),
+        "{}",
+        run.stdout
+    );
     assert!(!run.stdout.contains("[warn]"), "{}", run.stdout);
 }

@@ -20,8 +20,7 @@ use crate::error::{Error, Result};
 use crate::progress::{NoProgress, Progress, ProgressEvent};
 use crate::ratelimit::{
     DEFAULT_RESET_MARGIN, GovernorLimiter, HeaderGate, Limiter, Pacer, RateLimit, RateLimitDialect,
-    RateLimitMode, SharedLimiter,
-    Unlimited,
+    RateLimitMode, SharedLimiter, Unlimited,
 };
 use crate::retry::RetryPolicy;
 use crate::stats::{Stats, StatsSnapshot};

@@ -173,7 +173,8 @@ pub(crate) struct TeamDto {
     pub(crate) kind: Option<Value>,
     #[serde(rename = "roomId", default)]
     pub(crate) room_id: Option<String>,
-    /// Active members, when the server says (used only for planning).
+    /// Every member, active or not (`TeamMember` rows): for planning, and to
+    /// know whether `teams.members` (active users only) left anyone out.
     #[serde(rename = "numberOfUsers", default)]
     pub(crate) number_of_users: Option<u64>,
 }

@@ -90,13 +90,17 @@ use roles::RoleTable;
 pub const NAME: &str = "rocketchat";
 
 /// The Rocket.Chat connector. Build one per sync: the role list is read
-/// once and cached for the connector's life.
+/// once and cached for the connector's life, and deactivated users' team
+/// memberships are handed from the user listing to the team grants.
 #[derive(Debug)]
 pub struct RocketChatConnector {
     client: HttpClient,
     count: u32,
     infinite_count: bool,
     roles: OnceCell<Arc<RoleTable>>,
+    /// Deactivated users' memberships, from the user listing to the team
+    /// grant streams.
+    deactivated: Arc<users::DeactivatedTeams>,
 }
 
 impl RocketChatConnector {
@@ -123,6 +127,7 @@ impl RocketChatConnector {
             count: config.count,
             infinite_count: config.infinite_count,
             roles: OnceCell::new(),
+            deactivated: Arc::default(),
         })
     }
 

@@ -7,15 +7,22 @@
 //! (`TeamService.findBySubscribedUserIds`: the user's `TeamMember` rows,
 //! active or not). It returns `isOwner` but no other member role, so a
 //! deactivated user's `moderator` / `leader` grants cannot be read; a
-//! notice says so.
+//! notice says so. The memberships found are handed to each team's grant
+//! stream ([`DeactivatedTeams`]), so every team grant still comes from its
+//! team's stream (which resuming a sync relies on).
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+
 use futures::StreamExt;
 use roster_core::{
-    AccountType, Entitlement, EntitlementId, Error, Grant, ItemStream, Listed, Page, PagingLimits,
-    Resource, ResourceRef, ResourceSyncer, ResourceType, Result, UserStatus, UserTraits, paginate,
+    AccountType, Entitlement, EntitlementId, Error, Grant, HttpClient, ItemStream, Listed, Page,
+    PagingLimits, Resource, ResourceRef, ResourceSyncer, ResourceType, Result, UserStatus,
+    UserTraits, paginate,
 };
 use serde_json::Value;
 
@@ -158,63 +165,167 @@ impl Deactivated {
     }
 }
 
-/// A deactivated user's team grants from `users.listTeams`: `member`, and
-/// `owner` when `isOwner`.
-pub(crate) fn deactivated_team_grants(user_id: &str, teams: &UserTeamsDto) -> Vec<Grant> {
-    let principal = ResourceRef::user(user_id);
-    teams
-        .teams
-        .iter()
-        .flat_map(|t| {
-            let team = ResourceRef::new(ResourceType::Team, t.id.as_str());
-            let owner = (t.is_owner == Some(true)).then_some("owner");
-            std::iter::once("member")
-                .chain(owner)
-                .map(move |slug| (team.clone(), slug))
-        })
-        .map(|(team, slug)| Grant::new(EntitlementId::new(team, slug), principal.clone()))
-        .collect()
+/// The deactivated users' team memberships the user listing found, by
+/// team, for the team grant streams: they wait until the user listing
+/// ended, then take their team's share.
+#[derive(Debug)]
+pub(crate) struct DeactivatedTeams {
+    /// team id → (user id, is owner).
+    by_team: Mutex<HashMap<String, Vec<(String, bool)>>>,
+    /// team id → `numberOfUsers` of `teams.listAll` (every member).
+    sizes: Mutex<HashMap<String, u64>>,
+    /// `None` while the user listing runs; `Some(true)` when it finished,
+    /// `Some(false)` when it stopped early (its loss is reported already).
+    done: watch::Sender<Option<bool>>,
 }
 
-/// Adds a deactivated user's team grants to its listing.
-async fn with_team_grants(
-    connector: &RocketChatConnector,
-    mut listed: Listed,
-    found: &Deactivated,
-) -> Result<Listed> {
-    let call = USERS_LIST_TEAMS
-        .call()
-        .query("userId", listed.resource.id.as_str());
-    match connector.client.json::<UserTeamsDto>(&call).await {
-        Ok(teams) => {
-            let grants = deactivated_team_grants(listed.resource.id.as_str(), &teams);
+impl Default for DeactivatedTeams {
+    fn default() -> Self {
+        Self {
+            by_team: Mutex::default(),
+            sizes: Mutex::default(),
+            done: watch::Sender::new(None),
+        }
+    }
+}
+
+impl DeactivatedTeams {
+    fn add(&self, user_id: &str, teams: &UserTeamsDto) {
+        let mut by_team = self.by_team.lock().expect("deactivated lock");
+        for t in &teams.teams {
+            by_team
+                .entry(t.id.clone())
+                .or_default()
+                .push((user_id.to_owned(), t.is_owner == Some(true)));
+        }
+    }
+
+    fn finish(&self, complete: bool) {
+        self.done.send_if_modified(|d| {
+            let first = d.is_none();
+            if first {
+                *d = Some(complete);
+            }
+            first
+        });
+    }
+
+    /// Records a team's `numberOfUsers` (members active or not).
+    pub(crate) fn set_size(&self, team_id: &str, members: Option<u64>) {
+        if let Some(n) = members {
+            self.sizes
+                .lock()
+                .expect("sizes lock")
+                .insert(team_id.to_owned(), n);
+        }
+    }
+
+    /// The grants of deactivated users on `team`, whose `teams.members`
+    /// listed `active` members: none at once when `numberOfUsers` says
+    /// nobody is missing; else, once the user listing ended, `member` (and
+    /// `owner` when `isOwner`) for each deactivated member found. None when
+    /// the listing stopped early.
+    pub(crate) async fn grants_of(&self, team: &ResourceRef, active: u64) -> Vec<Grant> {
+        let size = self
+            .sizes
+            .lock()
+            .expect("sizes lock")
+            .get(team.id.as_str())
+            .copied();
+        if size.is_some_and(|n| n <= active) {
+            return Vec::new();
+        }
+        let mut rx = self.done.subscribe();
+        let complete = match rx.wait_for(Option::is_some).await {
+            Ok(d) => d.unwrap_or(false),
+            Err(_) => false,
+        };
+        if !complete {
+            return Vec::new();
+        }
+        let members = self
+            .by_team
+            .lock()
+            .expect("deactivated lock")
+            .remove(team.id.as_str())
+            .unwrap_or_default();
+        members
+            .into_iter()
+            .flat_map(|(user, owner)| {
+                let principal = ResourceRef::user(user.as_str());
+                let owner = owner.then_some("owner");
+                std::iter::once("member").chain(owner).map(move |slug| {
+                    Grant::new(EntitlementId::new(team.clone(), slug), principal.clone())
+                })
+            })
+            .collect()
+    }
+}
+
+/// Marks the user listing stopped early unless it finished.
+struct FinishGuard(Arc<DeactivatedTeams>);
+
+impl Drop for FinishGuard {
+    fn drop(&mut self) {
+        self.0.finish(false);
+    }
+}
+
+/// Looks up a deactivated user's teams for the team grant streams. `Err`
+/// only for a failure that loses memberships (403/404/400 mean the server
+/// does not offer the lookup: counted for the notice).
+async fn look_up_teams(
+    client: HttpClient,
+    user_id: String,
+    teams: Arc<DeactivatedTeams>,
+    found: Arc<Deactivated>,
+) -> Result<()> {
+    let call = USERS_LIST_TEAMS.call().query("userId", user_id.as_str());
+    match client.json::<UserTeamsDto>(&call).await {
+        Ok(dto) => {
+            teams.add(&user_id, &dto);
             found.read.fetch_add(1, Ordering::Relaxed);
             found
                 .memberships
-                .fetch_add(teams.teams.len() as u64, Ordering::Relaxed);
-            listed.grants.extend(grants);
-            Ok(listed)
+                .fetch_add(dto.teams.len() as u64, Ordering::Relaxed);
+            Ok(())
         }
         Err(e) if e.is_fatal() => Err(e),
-        Err(e @ (Error::NotFound { .. } | Error::Forbidden { .. } | Error::Status { status: 400, .. })) => {
+        Err(
+            e @ (Error::NotFound { .. }
+            | Error::Forbidden { .. }
+            | Error::Status { status: 400, .. }),
+        ) => {
             found.unavailable.fetch_add(1, Ordering::Relaxed);
             found
                 .reason
                 .lock()
                 .expect("reason lock")
                 .get_or_insert_with(|| e.to_string());
-            Ok(listed)
+            Ok(())
         }
         Err(e) => Err(e),
     }
 }
 
+/// `users.listTeams` lookups in flight at once.
+const LOOKUPS_AT_ONCE: usize = 8;
+
 fn users(connector: &RocketChatConnector, table: Arc<RoleTable>) -> ItemStream<'_, Listed> {
     let client = connector.client.clone();
     let notices = connector.client.clone();
     let found = Arc::new(Deactivated::default());
-    let found_end = found.clone();
-    let end_client = connector.client.clone();
+    // The lookups run beside the listing (their own rate-limit bucket), so
+    // users.list pages never wait for them; dropping the stream aborts them.
+    let lookups: Arc<Mutex<JoinSet<Result<()>>>> = Arc::default();
+    let permits = Arc::new(Semaphore::new(LOOKUPS_AT_ONCE));
+    let end = (
+        found.clone(),
+        lookups.clone(),
+        connector.client.clone(),
+        FinishGuard(connector.deactivated.clone()),
+    );
+    let shared = connector.deactivated.clone();
     let mut noted_created_at = false;
     let mut reported_roles = false;
     paginate(
@@ -230,7 +341,7 @@ fn users(connector: &RocketChatConnector, table: Arc<RoleTable>) -> ItemStream<'
         },
     )
     .flat_map(move |user| {
-        let mut out: Vec<Result<(Listed, bool)>> = Vec::with_capacity(2);
+        let mut out: Vec<Result<Listed>> = Vec::with_capacity(2);
         match user {
             Ok(u) => {
                 if u.created_at.is_none() && !noted_created_at {
@@ -254,38 +365,54 @@ fn users(connector: &RocketChatConnector, table: Arc<RoleTable>) -> ItemStream<'
                         ),
                     }));
                 }
-                let deactivated = u.active == Some(false);
-                out.push(Ok((user_listed(u, &table), deactivated)));
+                if u.active == Some(false) {
+                    let task = look_up_teams(
+                        notices.clone(),
+                        u.id.clone(),
+                        shared.clone(),
+                        found.clone(),
+                    );
+                    let permits = permits.clone();
+                    lookups.lock().expect("lookups lock").spawn(async move {
+                        let _permit = permits.acquire_owned().await;
+                        task.await
+                    });
+                }
+                out.push(Ok(user_listed(u, &table)));
             }
             Err(e) => out.push(Err(e)),
         }
         futures::stream::iter(out)
     })
-    .map(move |item| {
-        let found = found.clone();
-        async move {
-            match item {
-                Ok((listed, true)) => with_team_grants(connector, listed, &found).await,
-                Ok((listed, false)) => Ok(listed),
-                Err(e) => Err(e),
-            }
-        }
-    })
-    // Lookups of deactivated users overlap; order is kept.
-    .buffered(LOOKUPS_AT_ONCE)
     .chain(
         futures::stream::once(async move {
-            for n in found_end.notices() {
-                end_client.note(n);
+            let (found, lookups, client, guard) = end;
+            let mut set = std::mem::take(&mut *lookups.lock().expect("lookups lock"));
+            let mut first_error = None;
+            while let Some(done) = set.join_next().await {
+                match done {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        first_error.get_or_insert(e);
+                    }
+                    // A lookup that panicked: its memberships are unknown.
+                    Err(_) => {
+                        found.unavailable.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
             }
+            for n in found.notices() {
+                client.note(n);
+            }
+            guard.0.finish(true);
+            // Memberships of a deactivated user were lost: the sync is
+            // incomplete, and the error says which lookup failed.
+            first_error.map(Err)
         })
-        .filter_map(|()| async { None }),
+        .filter_map(futures::future::ready),
     )
     .boxed()
 }
-
-/// `users.listTeams` lookups in flight at once.
-const LOOKUPS_AT_ONCE: usize = 8;
 
 #[cfg(test)]
 mod tests {

@@ -323,9 +323,7 @@ pub(crate) async fn validate(c: &RocketChatConnector) -> Result<ValidationReport
     ));
     // In auto mode a bypassing token runs without a client quota; tell the
     // client before the totals below are read.
-    let bypass_known = perms
-        .as_ref()
-        .is_some_and(|p| !p.via(BYPASS).is_empty());
+    let bypass_known = perms.as_ref().is_some_and(|p| !p.via(BYPASS).is_empty());
     client.set_bypasses_rate_limit(bypass_known);
 
     // Totals, cheaply (these calls also reveal rate-limit headers).
@@ -385,7 +383,13 @@ pub(crate) async fn validate(c: &RocketChatConnector) -> Result<ValidationReport
         .as_ref()
         .map(|p| p.via(BYPASS).into_iter().map(str::to_owned).collect())
         .unwrap_or_default();
-    let probed = [ME, PERMISSIONS_LIST_ALL, USERS_LIST, TEAMS_LIST_ALL, ROLES_LIST];
+    let probed = [
+        ME,
+        PERMISSIONS_LIST_ALL,
+        USERS_LIST,
+        TEAMS_LIST_ALL,
+        ROLES_LIST,
+    ];
     let heard: Vec<Option<bool>> = probed.iter().map(|e| client.is_limited(e)).collect();
     let headers_limited = if heard.contains(&Some(true)) {
         Some(true)
@@ -432,8 +436,12 @@ pub(crate) async fn validate(c: &RocketChatConnector) -> Result<ValidationReport
     let (client_quota, pacing) = match mode {
         RateLimitMode::Fixed(q) => (
             Some((u64::from(q.calls()), q.period())),
-            format!("--rate-limit {}: a fixed client quota of {} calls per {} per endpoint", 
-                rate_arg(u64::from(q.calls()), q.period()), q.calls(), format_duration(q.period())),
+            format!(
+                "--rate-limit {}: a fixed client quota of {} calls per {} per endpoint",
+                rate_arg(u64::from(q.calls()), q.period()),
+                q.calls(),
+                format_duration(q.period())
+            ),
         ),
         RateLimitMode::Auto { safe } => match (headers_limited, bypass_via.is_empty()) {
             (Some(true), _) => (

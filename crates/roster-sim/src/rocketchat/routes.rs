@@ -698,8 +698,7 @@ impl RocketChatSim {
                 // `apps/meteor/app/api/server/v1/teams.ts`: `canSeeAll =
                 // hasPermission(uid, 'view-all-teams', team.roomId)`; else
                 // only members see the list (`TeamService.members`).
-                let visible =
-                    perms.view_all_teams || team.members.iter().any(|m| m.user == caller);
+                let visible = perms.view_all_teams || team.members.iter().any(|m| m.user == caller);
                 let members: Vec<_> = if visible {
                     team.members
                         .iter()

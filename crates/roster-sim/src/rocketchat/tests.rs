@@ -1188,7 +1188,12 @@ async fn users_list_needs_view_d_room_and_team_visibility_needs_view_all_teams()
     sim.set_permission_roles("view-room-administration", &["admin", "user"]);
     sim.set_permission_roles("view-other-user-channels", &["admin", "user"]);
     let teams = sim.team_ids();
-    let r = get(&server, &plain, &format!("teams.members?teamId={}", teams[1])).await;
+    let r = get(
+        &server,
+        &plain,
+        &format!("teams.members?teamId={}", teams[1]),
+    )
+    .await;
     assert_eq!(r.body["total"], 0);
 }
 
