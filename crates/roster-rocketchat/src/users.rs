@@ -177,6 +177,8 @@ pub(crate) struct DeactivatedTeams {
     /// `None` while the user listing runs; `Some(true)` when it finished,
     /// `Some(false)` when it stopped early (its loss is reported already).
     done: watch::Sender<Option<bool>>,
+    /// Bumped by every lookup that found memberships.
+    added: watch::Sender<u64>,
 }
 
 impl Default for DeactivatedTeams {
@@ -185,6 +187,7 @@ impl Default for DeactivatedTeams {
             by_team: Mutex::default(),
             sizes: Mutex::default(),
             done: watch::Sender::new(None),
+            added: watch::Sender::new(0),
         }
     }
 }
@@ -198,6 +201,8 @@ impl DeactivatedTeams {
                 .or_default()
                 .push((user_id.to_owned(), t.is_owner == Some(true)));
         }
+        drop(by_team);
+        self.added.send_modify(|n| *n += 1);
     }
 
     fn finish(&self, complete: bool) {
@@ -221,10 +226,12 @@ impl DeactivatedTeams {
     }
 
     /// The grants of deactivated users on `team`, whose `teams.members`
-    /// listed `active` members: none at once when `numberOfUsers` says
-    /// nobody is missing; else, once the user listing ended, `member` (and
-    /// `owner` when `isOwner`) for each deactivated member found. None when
-    /// the listing stopped early.
+    /// listed `active` members: `member` (and `owner` when `isOwner`) for
+    /// each deactivated member found. None at once when `numberOfUsers`
+    /// says nobody is missing; else as soon as the lookups found all
+    /// `numberOfUsers − active` missing members, or the user listing ended
+    /// (so a team holds its place in the engine no longer than it must).
+    /// None when the listing stopped early.
     pub(crate) async fn grants_of(&self, team: &ResourceRef, active: u64) -> Vec<Grant> {
         let size = self
             .sizes
@@ -232,16 +239,32 @@ impl DeactivatedTeams {
             .expect("sizes lock")
             .get(team.id.as_str())
             .copied();
-        if size.is_some_and(|n| n <= active) {
+        let missing = size.map(|n| n.saturating_sub(active));
+        if missing == Some(0) {
             return Vec::new();
         }
-        let mut rx = self.done.subscribe();
-        let complete = match rx.wait_for(Option::is_some).await {
-            Ok(d) => d.unwrap_or(false),
-            Err(_) => false,
-        };
-        if !complete {
-            return Vec::new();
+        let mut done = self.done.subscribe();
+        let mut added = self.added.subscribe();
+        loop {
+            let found = self
+                .by_team
+                .lock()
+                .expect("deactivated lock")
+                .get(team.id.as_str())
+                .map_or(0, |m| m.len() as u64);
+            if missing.is_some_and(|m| found >= m) {
+                break;
+            }
+            match *done.borrow_and_update() {
+                Some(true) => break,
+                Some(false) => return Vec::new(),
+                None => {}
+            }
+            added.borrow_and_update();
+            tokio::select! {
+                r = done.changed() => if r.is_err() { return Vec::new() },
+                r = added.changed() => if r.is_err() { return Vec::new() },
+            }
         }
         let members = self
             .by_team
