@@ -957,6 +957,56 @@ mod tests {
         assert_eq!(gate.wait("b", &ignore_wait).await, Duration::from_secs(12));
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn unknown_buckets_are_free_for_a_bypassing_token_until_headers_come() {
+        let gate = Arc::new(HeaderGate::new(Duration::ZERO));
+        // Eight calls at once, no probe: nothing is known and the token
+        // bypasses the limit.
+        for _ in 0..8 {
+            assert_eq!(
+                gate.wait_assuming("b", true, &ignore_wait).await,
+                Duration::ZERO
+            );
+        }
+        // The first answer carries headers: the bucket is a window now,
+        // counted down from the server's remaining minus the calls in
+        // flight (7 more answers to come).
+        let reset_at = Instant::now() + Duration::from_secs(10);
+        gate.observe(
+            "b",
+            &RateLimitInfo {
+                limit: Some(10),
+                remaining: Some(9),
+                reset_at: Some(reset_at),
+                ..RateLimitInfo::default()
+            },
+            false,
+        );
+        assert_eq!(gate.is_limited("b"), Some(true));
+        assert_eq!(gate.reported_window("b"), Some(Duration::from_secs(10)));
+        for _ in 0..2 {
+            assert_eq!(
+                gate.wait_assuming("b", true, &ignore_wait).await,
+                Duration::ZERO
+            );
+        }
+        assert_eq!(
+            gate.wait_assuming("b", true, &ignore_wait).await,
+            Duration::from_secs(10),
+            "the window is spent: wait for its reset"
+        );
+    }
+
+    #[test]
+    fn modes_name_their_quota() {
+        let q = RateLimit::per_endpoint(10, Duration::from_secs(60));
+        assert_eq!(RateLimitMode::Auto { safe: q }.quota(), Some(q));
+        assert_eq!(RateLimitMode::Off.quota(), None);
+        assert_eq!(RateLimitMode::from_quota(Some(q)), RateLimitMode::Fixed(q));
+        assert_eq!(RateLimitMode::from_quota(None), RateLimitMode::Off);
+        assert!(RateLimitMode::Auto { safe: q }.to_string().starts_with("auto"));
+    }
+
     #[test]
     fn lower_bound_arithmetic() {
         let w = Duration::from_secs(60);

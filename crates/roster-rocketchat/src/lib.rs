@@ -11,7 +11,7 @@
 //! |---|---|---|---|
 //! | `user` | `users.list` | — | — |
 //! | `role` | `roles.list` (both scopes) | `assigned` | each user's `roles`, for workspace-scope (`Users`) roles only |
-//! | `team` | `teams.listAll` | `member`, `owner`, `moderator`, `leader` | `teams.members` of every team (all pages) |
+//! | `team` | `teams.listAll` | `member`, `owner`, `moderator`, `leader` | `teams.members` of every team (all pages; active users only), and `users.listTeams` of each deactivated user (`member`, `owner`) |
 //!
 //! The endpoint table lives in one place (`endpoints.rs`); paging,
 //! retries and rate limiting are roster-core's.
@@ -39,9 +39,16 @@
 //! ## Permissions
 //!
 //! The token's user needs `view-all-teams` (else `teams.members` silently
-//! returns empty lists) and `view-full-other-user-info` (else `users.list`
-//! silently omits roles, emails and last login); validation fails without
-//! them.
+//! returns empty lists), `view-full-other-user-info` (else `users.list`
+//! silently omits roles, emails and last login) and `view-d-room` (else
+//! `users.list` answers 403); validation fails without them.
+//!
+//! ## Deactivated users
+//!
+//! `teams.members` lists active users only. A deactivated user's team
+//! memberships come from `users.listTeams?userId=`, which tells `owner` but
+//! no other member role: their `moderator` / `leader` roles are not in the
+//! snapshot, and the summary carries a notice saying so.
 //!
 //! ## Example
 //!
