@@ -1004,7 +1004,11 @@ mod tests {
         assert_eq!(RateLimitMode::Off.quota(), None);
         assert_eq!(RateLimitMode::from_quota(Some(q)), RateLimitMode::Fixed(q));
         assert_eq!(RateLimitMode::from_quota(None), RateLimitMode::Off);
-        assert!(RateLimitMode::Auto { safe: q }.to_string().starts_with("auto"));
+        assert!(
+            RateLimitMode::Auto { safe: q }
+                .to_string()
+                .starts_with("auto")
+        );
     }
 
     #[test]
