@@ -129,7 +129,8 @@ impl RocketChatConfig {
     /// How calls are paced. Default [`RateLimitMode::Auto`] with
     /// Rocket.Chat's stock 10 calls per 60 s as the safe fallback: a token
     /// holding `api-bypass-rate-limit` (admins, bots and apps by default;
-    /// learnt from `permissions.listAll` during validation) whose answers
+    /// learnt from `permissions.listAll` during validation, which the
+    /// engine runs first by default) whose answers
     /// carry no `X-RateLimit-*` headers runs without a client quota; a token
     /// whose answers carry them is paced by the server's numbers; anything
     /// unknown runs at 10 per 60 s. [`RateLimitMode::Fixed`] is a hard floor,

@@ -141,8 +141,10 @@ pub struct SimOptions {
     /// Whether a 401 has the pre-8.0 body `{status:"error", message}`.
     /// Default `false`: `{success:false, error}`.
     pub legacy_unauthorized_body: bool,
-    /// How far into its first rate-limit window the server already is at
-    /// start-up (windows are aligned to server start minus this). Default 0.
+    /// How far into its first rate-limit window every route already is at
+    /// start-up (other clients' traffic): each route's first window opened
+    /// at server start minus this; later windows open lazily, at the first
+    /// call after the previous one ended. Default 0.
     pub window_phase: Duration,
 }
 
