@@ -1048,3 +1048,60 @@ async fn two_syncs_sharing_one_limiter_stay_within_every_window() {
     assert_eq!(sim.log().count_status(429), 0);
     assert_fixed_window_pacing(&sim, anchor, MINUTE, 10);
 }
+
+#[tokio::test(start_paused = true)]
+async fn advice_never_offers_less_than_the_limit_in_force() {
+    let mut o = SimOptions::default();
+    o.rate_limit = Some(FixedWindow {
+        calls: 10,
+        window: Duration::from_secs(1),
+    });
+    o.admin_bypasses_rate_limit = false;
+    let spec = OrgSpec {
+        users: 300,
+        teams: 250,
+        avg_members: 3,
+        custom_roles: 2,
+        seed: 8,
+    };
+    let sim = RocketChatSim::with_options(spec, o);
+    let server = sim.spawn().await;
+    // A client quota slower than the server's 10 per second.
+    let c = connector(
+        config(&server, &sim.admin()).rate_limit(Some(RateLimit::per_endpoint(100, MINUTE))),
+    );
+    let report = c.validate().await.unwrap();
+    let advice = &report.plan.as_ref().unwrap().advice;
+    assert!(
+        advice
+            .iter()
+            .any(|a| a.contains("slower than the server's limit") && a.contains("auto")),
+        "{advice:?}"
+    );
+    assert!(
+        !advice.iter().any(|a| a.contains("raise the limit")),
+        "{advice:?}"
+    );
+    // Auto: the server paces; the advice to raise it names the admin path
+    // and the settings, at three times the server's own rate.
+    let report = connector(config(&server, &sim.admin()))
+        .validate()
+        .await
+        .unwrap();
+    let plan = report.plan.as_ref().unwrap();
+    let raise: Vec<_> = plan
+        .advice
+        .iter()
+        .filter(|a| a.contains("raise the limit"))
+        .collect();
+    assert_eq!(raise.len(), 1, "{:?}", plan.advice);
+    for a in &raise {
+        assert!(a.contains("30 calls per 1.0 s"), "{a}");
+        assert!(
+            a.contains("Administration > Workspace > Settings > Rate Limiter")
+                && a.contains("API_Enable_Rate_Limiter_Limit_Calls_Default")
+                && a.contains("API_Enable_Rate_Limiter_Limit_Time_Default"),
+            "{a}"
+        );
+    }
+}

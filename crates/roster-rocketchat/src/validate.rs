@@ -116,9 +116,11 @@ struct Limits {
 }
 
 impl Limits {
+    /// The slower of the two (calls per second), which paces the sync.
     fn effective(self) -> Option<(u64, Duration)> {
+        let rate = |(n, w): (u64, Duration)| n as f64 / w.as_secs_f64().max(1e-9);
         match (self.server, self.client) {
-            (Some((s, w)), Some((c, cw))) => Some((s.min(c), w.max(cw))),
+            (Some(s), Some(c)) => Some(if rate(c) < rate(s) { c } else { s }),
             (s, c) => s.or(c),
         }
     }
@@ -531,30 +533,55 @@ pub(crate) async fn validate(c: &RocketChatConnector) -> Result<ValidationReport
                 .to_owned(),
         );
     }
-    if limited && let Some((calls, w)) = limits.effective() {
-        // Never advise a limit lower than the one in force: three times the
-        // calls in the same window.
-        let raised_calls = calls * 3;
-        let raised = Limits {
-            server: Some((raised_calls, w)),
-            client: client_quota.map(|(c, cw)| (c.max(raised_calls), cw)),
-        };
-        let alt = make_plan(&totals, shape, raised, lat).estimated();
-        let matching = match mode {
-            RateLimitMode::Fixed(_) => format!(
-                " (and --rate-limit {} to match, or auto)",
-                rate_arg(raised_calls, w)
-            ),
-            _ => String::new(),
-        };
-        advise(
-            alt,
-            format!(
-                "a workspace admin can raise the limit in {RATE_LIMITER_SETTINGS}; at \
-                 {raised_calls} calls per {}{matching} the sync would be faster",
-                format_duration(w),
-            ),
-        );
+    match (limited, limits.effective(), limits.server) {
+        // The server's limit paces: an admin can raise it. Never advise a
+        // limit lower than the one in force: three times the calls in the
+        // same window.
+        (true, Some((calls, w)), Some(server)) if server == (calls, w) => {
+            let raised_calls = calls * 3;
+            let fixed = matches!(mode, RateLimitMode::Fixed(_));
+            let raised = Limits {
+                server: Some((raised_calls, w)),
+                // A fixed quota would be raised to match; auto and off
+                // follow the server.
+                client: fixed.then_some((raised_calls, w)),
+            };
+            let alt = make_plan(&totals, shape, raised, lat).estimated();
+            let matching = if fixed {
+                format!(
+                    " (and --rate-limit {} to match, or auto)",
+                    rate_arg(raised_calls, w)
+                )
+            } else {
+                String::new()
+            };
+            advise(
+                alt,
+                format!(
+                    "a workspace admin can raise the limit in {RATE_LIMITER_SETTINGS}; at \
+                     {raised_calls} calls per {}{matching} the sync would be faster",
+                    format_duration(w),
+                ),
+            );
+        }
+        // The client quota is slower than the server's limit.
+        (true, Some((calls, w)), Some((s_calls, s_w))) => {
+            let follow = Limits {
+                server: limits.server,
+                client: None,
+            };
+            let alt = make_plan(&totals, shape, follow, lat).estimated();
+            advise(
+                alt,
+                format!(
+                    "the client quota ({calls} calls per {}) is slower than the server's limit \
+                     ({s_calls} calls per {}); --rate-limit auto follows the server's own numbers",
+                    format_duration(w),
+                    format_duration(s_w)
+                ),
+            );
+        }
+        _ => {}
     }
     report.plan = Some(plan);
     Ok(report)
@@ -629,5 +656,12 @@ mod tests {
             client: Some((100, Duration::from_secs(60))),
         };
         assert_eq!(l.effective(), Some((10, Duration::from_secs(60))));
+        // A server allowing 10 per second is not paced by a window of 60 s:
+        // a client quota of 100 per minute is then the slower one.
+        let l = Limits {
+            server: Some((10, Duration::from_secs(1))),
+            client: Some((100, Duration::from_secs(60))),
+        };
+        assert_eq!(l.effective(), Some((100, Duration::from_secs(60))));
     }
 }
