@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use crate::RocketChatConnector;
 use crate::endpoints::{
     INFO, InfoDto, ME, MeDto, PERMISSIONS_LIST_ALL, PermissionsDto, ROLES_LIST, TEAMS_LIST_ALL,
-    TEAMS_MEMBERS, TeamsListDto, USERS_LIST, UsersListDto,
+    TEAMS_MEMBERS, TeamsListDto, USERS_LIST, USERS_LIST_TEAMS, UserDto, UsersListDto,
 };
 
 const VIEW_ALL_TEAMS: &str = "view-all-teams";
@@ -62,6 +62,8 @@ impl Latency {
 #[derive(Debug, Clone, Default)]
 struct Totals {
     users: Option<u64>,
+    /// Deactivated users (one `users.listTeams` lookup each), estimated.
+    deactivated: Option<u64>,
     teams: Option<u64>,
     roles: Option<u64>,
     /// `numberOfUsers` of the sampled teams (when the server reports it).
@@ -92,6 +94,9 @@ fn requests(t: &Totals, shape: Shape) -> Vec<(Endpoint, u64)> {
     if let Some(users) = t.users {
         out.push((USERS_LIST, shape.pages(users)));
     }
+    if let Some(n) = t.deactivated.filter(|&n| n > 0) {
+        out.push((USERS_LIST_TEAMS, n));
+    }
     if t.roles.is_some() {
         out.push((ROLES_LIST, 1));
     }
@@ -106,6 +111,28 @@ fn requests(t: &Totals, shape: Shape) -> Vec<(Endpoint, u64)> {
         out.push((TEAMS_MEMBERS, (teams as f64 * per_team).ceil() as u64));
     }
     out
+}
+
+/// Users read to count the deactivated ones.
+const DEACTIVATED_SAMPLE: u32 = 100;
+
+/// How many of `total` users are deactivated, from the first page of
+/// `users.list` sorted by `active`: exact when the page holds an active
+/// user after the inactive ones; at least the page when it holds none; a
+/// proportion of `total` when the server did not sort.
+fn deactivated_estimate(page: &[UserDto], total: u64) -> u64 {
+    let inactive = page.iter().filter(|u| u.active == Some(false)).count() as u64;
+    let sorted = page
+        .iter()
+        .skip_while(|u| u.active == Some(false))
+        .all(|u| u.active != Some(false));
+    if page.is_empty() || inactive == 0 {
+        0
+    } else if sorted {
+        inactive
+    } else {
+        (inactive as f64 / page.len() as f64 * total as f64).round() as u64
+    }
 }
 
 /// The limit each bucket runs under: `(calls, window)` or unlimited.
@@ -331,13 +358,22 @@ pub(crate) async fn validate(c: &RocketChatConnector) -> Result<ValidationReport
     // Totals, cheaply (these calls also reveal rate-limit headers).
     let mut totals = Totals::default();
     let t = Instant::now();
+    // Deactivated users first (`sort={"active":1}`), so one page tells
+    // how many `users.listTeams` lookups the sync will make.
     match client
-        .json::<UsersListDto>(&USERS_LIST.call().query("offset", 0).query("count", 1))
+        .json::<UsersListDto>(
+            &USERS_LIST
+                .call()
+                .query("offset", 0)
+                .query("count", DEACTIVATED_SAMPLE)
+                .query("sort", r#"{"active":1}"#),
+        )
         .await
     {
         Ok(u) => {
             latency.add(t);
             totals.users = Some(u.total);
+            totals.deactivated = Some(deactivated_estimate(&u.users, u.total));
         }
         Err(e) => report.push(Check::warn(
             "plan:users",
@@ -594,6 +630,7 @@ mod tests {
     fn totals(users: u64, teams: u64, sample: Vec<u64>) -> Totals {
         Totals {
             users: Some(users),
+            deactivated: None,
             teams: Some(teams),
             roles: Some(15),
             member_sample: sample,
@@ -604,6 +641,39 @@ mod tests {
         infinite: false,
         count: 100,
     };
+
+    #[test]
+    fn deactivated_users_are_counted_from_a_sorted_page() {
+        let page = |actives: &[bool]| -> Vec<UserDto> {
+            actives
+                .iter()
+                .enumerate()
+                .map(|(i, a)| {
+                    serde_json::from_value(serde_json::json!({"_id": format!("u{i}"), "active": a}))
+                        .unwrap()
+                })
+                .collect()
+        };
+        // Sorted, an active user after the inactive ones: exact.
+        assert_eq!(
+            deactivated_estimate(&page(&[false, false, true, true]), 500),
+            2
+        );
+        // Not sorted: a proportion of the total.
+        assert_eq!(
+            deactivated_estimate(&page(&[true, false, true, true]), 400),
+            100
+        );
+        assert_eq!(deactivated_estimate(&page(&[true, true]), 400), 0);
+        assert_eq!(deactivated_estimate(&[], 400), 0);
+        let mut t = totals(2004, 10, vec![]);
+        t.deactivated = Some(37);
+        let r = requests(&t, PAGED);
+        assert_eq!(
+            r.iter().find(|(e, _)| *e == USERS_LIST_TEAMS).unwrap().1,
+            37
+        );
+    }
 
     #[test]
     fn requests_follow_paging() {

@@ -307,6 +307,14 @@ impl RocketChatSim {
         );
     }
 
+    /// Activates or deactivates a user (no-op for unknown ids), as an admin
+    /// would in Administration > Users. Memberships are kept either way.
+    pub fn set_user_active(&self, user_id: &str, active: bool) {
+        if let Some(u) = self.org().users.iter_mut().find(|u| u.id == user_id) {
+            u.active = active;
+        }
+    }
+
     /// Adds an active human user with role `user` and returns its `_id`.
     /// The username is used as given.
     pub fn add_user(&self, username: &str) -> String {

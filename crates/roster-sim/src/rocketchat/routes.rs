@@ -599,6 +599,16 @@ impl RocketChatSim {
                     Some(s) if sort_dir(s, "username") == Some(false) => {
                         Cow::Owned(org.by_username.iter().rev().copied().collect())
                     }
+                    // `sort={"active":1}`: deactivated users first (Mongo
+                    // sorts false before true), then by username.
+                    Some(s) if sort_dir(s, "active").is_some() => {
+                        let mut v = org.by_username.clone();
+                        v.sort_by_key(|&i| org.users[i].active);
+                        if sort_dir(s, "active") == Some(false) {
+                            v.reverse();
+                        }
+                        Cow::Owned(v)
+                    }
                     Some(s) if sort_dir(s, "_id").is_some() => {
                         let mut v = org.by_username.clone();
                         v.sort_by(|&a, &b| org.users[a].id.cmp(&org.users[b].id));
