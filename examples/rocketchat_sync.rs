@@ -7,7 +7,8 @@
 //!
 //! ```text
 //! # A real server (a bot token holding api-bypass-rate-limit, view-all-teams
-//! # and view-full-other-user-info is fastest; add --no-quota for it):
+//! # and view-full-other-user-info is fastest; the default pacing, auto,
+//! # then needs no client quota):
 //! BATON_ROCKETCHAT_BASE_URL=https://chat.example.com \
 //! BATON_ROCKETCHAT_USER_ID=<user _id> \
 //! BATON_ROCKETCHAT_AUTH_TOKEN=<personal access token> \
@@ -19,12 +20,13 @@
 //! ```
 //!
 //! Flags: `--sim`, `--infinite-count` (count=0: one request per listing),
-//! `--no-quota` (no client-side quota; the server's headers still pace).
+//! `--no-quota` (`--rate-limit off`: no client-side quota; the server's
+//! headers still pace). Without it the pacing is auto (the default).
 
 use std::process::ExitCode;
 use std::time::Duration;
 
-use roster::core::{Connector, JsonlSink, RateLimit, SyncEngine, SyncOptions};
+use roster::core::{Connector, JsonlSink, SyncEngine, SyncOptions};
 use roster::rocketchat::{RocketChatConfig, RocketChatConnector};
 use roster_sim::rocketchat::{FixedWindow, OrgSpec, RocketChatSim, SimOptions};
 
@@ -46,6 +48,8 @@ async fn main() -> ExitCode {
         let window = Duration::from_secs(1);
         let mut options = SimOptions::default();
         options.rate_limit = Some(FixedWindow { calls: 10, window });
+        // An admin whose api-bypass-rate-limit was revoked: limited.
+        options.admin_bypasses_rate_limit = false;
         let sim = RocketChatSim::with_options(OrgSpec::small(), options);
         let server = sim.spawn().await;
         let creds = sim.admin();
@@ -53,8 +57,8 @@ async fn main() -> ExitCode {
             "simulator at {} (rate limit shortened to 10 calls per 1 s per endpoint)",
             server.base_url()
         );
-        let config = RocketChatConfig::new(server.base_url(), creds.user_id, creds.token.into())
-            .rate_limit(Some(RateLimit::per_endpoint(10, window)));
+        // Auto pacing adopts the server's 10 per 1 s from its headers.
+        let config = RocketChatConfig::new(server.base_url(), creds.user_id, creds.token.into());
         _server = Some((sim, server));
         config
     } else {

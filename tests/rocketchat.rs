@@ -104,22 +104,43 @@ fn assert_exact(snap: &Snapshot, truth: GroundTruth) {
     assert_eq!(summary.counts.grant, snap.grants.len() as u64);
 }
 
-/// No server window of any bucket saw more than `limit` calls.
+/// No server window of any bucket saw more than `limit` calls. Windows
+/// are replayed as the server keeps them: the first one opened at `anchor`,
+/// each later one by the first call after the previous one ended.
 fn assert_fixed_window_pacing(sim: &RocketChatSim, anchor: u64, window: Duration, limit: usize) {
+    assert_limited_calls_pacing(sim, anchor, 0, window, limit);
+}
+
+/// [`assert_fixed_window_pacing`] for the calls made from `since_ms` on
+/// (the earlier ones bypassed the limit and did not count).
+fn assert_limited_calls_pacing(
+    sim: &RocketChatSim,
+    anchor: u64,
+    since_ms: u64,
+    window: Duration,
+    limit: usize,
+) {
     let w = window.as_millis() as u64;
-    let mut per: BTreeMap<(String, u64), usize> = BTreeMap::new();
+    let mut per: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     for e in sim.log().entries() {
-        if e.path.ends_with("/info") {
+        if e.path.ends_with("/info") || e.status == 401 || e.at_ms < since_ms {
             continue;
         }
-        *per.entry((e.path.clone(), (e.at_ms - anchor) / w))
-            .or_default() += 1;
+        per.entry(e.path.clone()).or_default().push(e.at_ms);
     }
-    for ((path, idx), n) in &per {
-        assert!(
-            *n <= limit,
-            "{n} calls to {path} in server window {idx} (limit {limit})"
-        );
+    for (path, mut times) in per {
+        times.sort_unstable();
+        let (mut start, mut n, mut idx) = (anchor, 0, 0);
+        for t in times {
+            if t.saturating_sub(start) >= w {
+                (start, n, idx) = (t, 0, idx + 1);
+            }
+            n += 1;
+            assert!(
+                n <= limit,
+                "{n} calls to {path} in server window {idx} from {start} (limit {limit})"
+            );
+        }
     }
 }
 
@@ -441,20 +462,26 @@ async fn limited_and_bypassing_tokens_get_different_plans() {
     println!("{text}");
     assert!(text.contains("teams.members") && text.contains("estimated duration"));
 
-    // The bot bypasses the server's limit; with the client quota off too,
-    // the sync is only latency.
-    let bot = connector(config(&server, &sim.bot()).rate_limit(None))
-        .validate()
-        .await
-        .unwrap();
-    assert!(bot.sync_possible(), "{bot}");
-    assert!(!bot.rate_limit.as_ref().unwrap().limited);
-    assert!(bot.plan.as_ref().unwrap().estimated() < Duration::from_secs(5));
-    // With the default client quota, the plan says the quota is what paces.
-    let bot_quota = connector(config(&server, &sim.bot()))
-        .validate()
-        .await
-        .unwrap();
+    // The bot bypasses the server's limit; with the default pacing (auto)
+    // or the client quota off, the sync is only latency.
+    for config in [
+        config(&server, &sim.bot()),
+        config(&server, &sim.bot()).rate_limit(None),
+    ] {
+        let bot = connector(config).validate().await.unwrap();
+        assert!(bot.sync_possible(), "{bot}");
+        let rl = bot.rate_limit.as_ref().unwrap();
+        assert!(!rl.limited);
+        assert!(rl.detail.contains("no client quota"), "{}", rl.detail);
+        assert!(bot.plan.as_ref().unwrap().estimated() < Duration::from_secs(5));
+    }
+    // With an explicit quota, the plan says the quota is what paces.
+    let bot_quota = connector(
+        config(&server, &sim.bot()).rate_limit(Some(RateLimit::per_endpoint(10, MINUTE))),
+    )
+    .validate()
+    .await
+    .unwrap();
     assert!(
         bot_quota
             .plan
@@ -462,7 +489,7 @@ async fn limited_and_bypassing_tokens_get_different_plans() {
             .unwrap()
             .advice
             .iter()
-            .any(|a| a.contains("--rate-limit off")),
+            .any(|a| a.contains("--rate-limit auto")),
         "{bot_quota}"
     );
 }
@@ -478,11 +505,28 @@ async fn infinite_count_is_advised_when_listings_dominate() {
     };
     let (sim, _) = new_sim(spec, false, Duration::ZERO);
     let server = sim.spawn().await;
+    // Deactivated users cost one users.listTeams lookup each, which would
+    // dominate here (see the next check): everyone active first.
+    let report = connector(config(&server, &sim.admin()))
+        .validate()
+        .await
+        .unwrap();
+    let lookups = plan_requests(&report, "users.listTeams");
+    assert!(lookups >= 100, "at least a full page: {report}");
+    assert!(
+        report.plan.as_ref().unwrap().estimated() >= (lookups / 10 - 1) as u32 * MINUTE,
+        "{report}"
+    );
+    for r in sim.ground_truth().resources {
+        sim.set_user_active(r.id.as_str(), true);
+    }
+    tokio::time::sleep(MINUTE).await;
     let report = connector(config(&server, &sim.admin()))
         .validate()
         .await
         .unwrap();
     assert_eq!(plan_requests(&report, "users.list"), 31);
+    assert_eq!(plan_requests(&report, "users.listTeams"), 0);
     let plan = report.plan.as_ref().unwrap();
     assert_eq!(plan.estimated(), 3 * MINUTE, "{report}");
     assert!(
@@ -618,10 +662,16 @@ async fn independent_buckets_run_in_parallel() {
     assert_exact(&sink.snapshot(), sim.ground_truth());
     assert_eq!(sim.log().count_status(429), 0);
     assert_fixed_window_pacing(&sim, anchor, MINUTE, 10);
-    // The busiest bucket needs 2 waits (120 s); run one after the other,
-    // users.list would add another window on top.
-    assert!(took >= 2 * MINUTE, "{took:?}");
-    assert!(took < 3 * MINUTE, "buckets did not overlap: {took:?}");
+    // The busiest bucket governs: teams.members needs 2 waits (120 s), the
+    // deactivated users' users.listTeams lookups ceil(n / 10) − 1; run one
+    // after the other, users.list would add another window on top.
+    let deactivated = summary.requests_by_endpoint["GET /api/v1/users.listTeams"] as u32;
+    let waits = 2.max(deactivated.div_ceil(10) - 1);
+    assert!(took >= waits * MINUTE, "{took:?}");
+    assert!(
+        took < (waits + 1) * MINUTE,
+        "buckets did not overlap: {took:?}"
+    );
 }
 
 // ----------------------------------------------------------------- faults
@@ -729,4 +779,346 @@ async fn persistent_server_errors_end_incomplete_not_wrong() {
         "{:?}",
         summary.warnings
     );
+}
+
+// ------------------------------------------------ platform facts (issue 12)
+
+#[tokio::test(start_paused = true)]
+async fn validation_reads_the_version_from_api_info_without_a_warning() {
+    let (sim, _) = new_sim(OrgSpec::small(), true, Duration::ZERO);
+    let server = sim.spawn().await;
+    let report = connector(config(&server, &sim.admin()))
+        .validate()
+        .await
+        .unwrap();
+    let reachable = report
+        .checks
+        .iter()
+        .find(|c| c.name == "reachable")
+        .unwrap();
+    assert_eq!(reachable.status, CheckStatus::Pass, "{report}");
+    assert!(reachable.detail.contains("7.4.0"), "{}", reachable.detail);
+    assert!(
+        !report.checks.iter().any(|c| c.status == CheckStatus::Warn),
+        "a healthy server gives no warning: {report}"
+    );
+    // No claim about view-room-administration / view-other-user-channels;
+    // view-d-room (users.list) is checked and named.
+    let text = report.to_string();
+    assert!(!text.contains("view-room-administration"), "{text}");
+    assert!(text.contains("permission:view-d-room"), "{text}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn missing_view_d_room_fails_validation_naming_it() {
+    let (sim, _) = new_sim(OrgSpec::small(), true, Duration::ZERO);
+    let server = sim.spawn().await;
+    sim.set_permission_roles("view-d-room", &["user"]);
+    let report = connector(config(&server, &sim.bot()))
+        .validate()
+        .await
+        .unwrap();
+    assert!(!report.sync_possible(), "{report}");
+    let check = report
+        .checks
+        .iter()
+        .find(|c| c.name == "permission:view-d-room")
+        .unwrap();
+    assert_eq!(check.status, CheckStatus::Fail);
+    assert!(check.detail.contains("users.list"), "{}", check.detail);
+}
+
+#[tokio::test(start_paused = true)]
+async fn deactivated_users_team_memberships_appear_with_a_notice() {
+    let spec = OrgSpec {
+        users: 300,
+        teams: 12,
+        avg_members: 25,
+        custom_roles: 2,
+        seed: 9,
+    };
+    let (sim, _) = new_sim(spec, true, Duration::ZERO);
+    let server = sim.spawn().await;
+    let c = connector(config(&server, &sim.admin()));
+    let (summary, snap) = sync(&c).await;
+    assert!(summary.complete, "{:?}", summary.warnings);
+    // The ground truth holds every membership, deactivated users' too.
+    let truth = sim.ground_truth();
+    let disabled: std::collections::HashSet<_> = truth
+        .resources
+        .iter()
+        .filter(|r| {
+            r.user
+                .as_ref()
+                .is_some_and(|u| u.status == roster::core::UserStatus::Disabled)
+        })
+        .map(|r| r.id.clone())
+        .collect();
+    let hidden = truth
+        .grants
+        .iter()
+        .filter(|g| g.entitlement.slug == "member" && disabled.contains(&g.principal.id))
+        .count();
+    assert!(hidden > 0, "the org has deactivated team members");
+    assert_exact(&snap, truth);
+    assert!(
+        summary.warnings.iter().any(|w| w.starts_with("notice:")
+            && w.contains("users.listTeams")
+            && w.contains("moderator")),
+        "{:?}",
+        summary.warnings
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn deactivated_users_memberships_unreadable_give_a_notice_not_a_failure() {
+    let (sim, _) = new_sim(medium(), true, Duration::ZERO);
+    let server = sim.spawn().await;
+    sim.faults()
+        .add(FaultRule::new("/users.listTeams", Fault::NotFound, 10_000));
+    let c = connector(config(&server, &sim.admin()));
+    let (summary, _) = sync(&c).await;
+    assert!(summary.complete, "{:?}", summary.warnings);
+    assert!(
+        summary
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("notice:") && w.contains("deactivated users are not visible")),
+        "{:?}",
+        summary.warnings
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn both_401_bodies_give_the_servers_message() {
+    for legacy in [false, true] {
+        let mut o = SimOptions::default();
+        o.legacy_unauthorized_body = legacy;
+        let sim = RocketChatSim::with_options(OrgSpec::small(), o);
+        let server = sim.spawn().await;
+        let mut creds = sim.admin();
+        creds.token = "wrong".into();
+        let c = connector(config(&server, &creds));
+        let err = c
+            .client()
+            .json::<serde_json::Value>(&roster::core::Endpoint::get("/api/v1/me").call())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Unauthorized { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains("You must be logged in to do this."),
+            "{err}"
+        );
+    }
+}
+
+// ---------------------------------------------------- fast by default (16)
+
+#[tokio::test(start_paused = true)]
+async fn bypassing_admin_with_default_flags_makes_no_rate_limit_waits() {
+    let (sim, _) = new_sim(medium(), true, Duration::ZERO);
+    let server = sim.spawn().await;
+    let c = connector(config(&server, &sim.admin()));
+    let start = Instant::now();
+    let (summary, snap) = sync(&c).await;
+    assert!(summary.complete, "{:?}", summary.warnings);
+    assert_exact(&snap, sim.ground_truth());
+    assert_eq!(summary.rate_limit_waits, 0, "{summary:?}");
+    assert_eq!(summary.rate_limit_wait_ms, 0);
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn server_announcing_ten_per_second_is_paced_by_its_headers() {
+    let mut o = SimOptions::default();
+    o.rate_limit = Some(FixedWindow {
+        calls: 10,
+        window: Duration::from_secs(1),
+    });
+    o.admin_bypasses_rate_limit = false;
+    let anchor = unix_millis();
+    let sim = RocketChatSim::with_options(medium(), o);
+    let server = sim.spawn().await;
+    let c = connector(config(&server, &sim.admin()));
+    let report = c.validate().await.unwrap();
+    let rl = report.rate_limit.as_ref().unwrap();
+    assert!(rl.detail.contains("paced by the server's"), "{}", rl.detail);
+    assert!(rl.detail.contains("10 calls per 1.0 s"), "{}", rl.detail);
+    // The advice never suggests less than the limit in force.
+    for a in &report.plan.as_ref().unwrap().advice {
+        assert!(!a.contains("per 1 min"), "{a}");
+    }
+    let start = Instant::now();
+    let (summary, snap) = sync(&c).await;
+    let took = start.elapsed();
+    assert!(summary.complete, "{:?}", summary.warnings);
+    assert_exact(&snap, sim.ground_truth());
+    assert_eq!(sim.log().count_status(429), 0);
+    assert_fixed_window_pacing(&sim, anchor, Duration::from_secs(1), 10);
+    // 34 teams' members at 10 per second: a few seconds, not 10 per minute.
+    assert!(took < Duration::from_secs(10), "{took:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn unknown_server_falls_back_to_ten_per_minute() {
+    // No headers (the server sends none) and no bypass permission: nothing
+    // says the token may go faster.
+    let mut o = SimOptions::default();
+    o.rate_limit = None;
+    o.admin_bypasses_rate_limit = false;
+    let sim = RocketChatSim::with_options(medium(), o);
+    let server = sim.spawn().await;
+    let c = connector(config(&server, &sim.admin()));
+    let report = c.validate().await.unwrap();
+    let rl = report.rate_limit.as_ref().unwrap();
+    assert!(
+        rl.detail.contains("stock 10 calls per 1 min"),
+        "{}",
+        rl.detail
+    );
+    let (summary, snap) = sync(&c).await;
+    assert!(summary.complete, "{:?}", summary.warnings);
+    assert_exact(&snap, sim.ground_truth());
+    // 34 teams.members calls: a burst of 10, then one every 6 s.
+    assert!(summary.rate_limit_waits > 0);
+    let members = summary.requests_by_endpoint["GET /api/v1/teams.members"];
+    assert_eq!(members, 34);
+    assert!(
+        Duration::from_millis(summary.elapsed_ms) >= Duration::from_secs(6 * (members - 10)),
+        "{summary:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn bypass_revoked_mid_sync_switches_to_the_servers_pace_without_a_429_storm() {
+    let spec = OrgSpec {
+        users: 300,
+        teams: 60,
+        avg_members: 6,
+        custom_roles: 2,
+        seed: 4,
+    };
+    let (sim, anchor) = new_sim(spec, true, Duration::ZERO);
+    let server = sim.spawn().await;
+    let c = connector(config(&server, &sim.admin()));
+    c.validate().await.unwrap();
+    // Each members read takes 100 ms, so the sync is under way when, after
+    // 15 of them, the admins lose api-bypass-rate-limit.
+    sim.faults().add(FaultRule::new(
+        "/teams.members",
+        Fault::Slow(Duration::from_millis(100)),
+        10_000,
+    ));
+    let watcher = {
+        let sim = sim.clone();
+        tokio::spawn(async move {
+            while calls_to(&sim, "/teams.members") < 15 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            sim.set_permission_roles("api-bypass-rate-limit", &["bot", "app"]);
+            (calls_to(&sim, "/teams.members"), unix_millis())
+        })
+    };
+    let mut sink = MemorySink::default();
+    let summary = SyncEngine::new(SyncOptions {
+        validate: false,
+        concurrency: 8,
+        ..Default::default()
+    })
+    .run(&c, &mut sink)
+    .await
+    .unwrap();
+    let (switched_at, switched_ms) = watcher.await.unwrap();
+    eprintln!(
+        "switched after {switched_at} members reads: {:?}, {} rejected",
+        summary.requests_by_endpoint,
+        sim.log().count_status(429)
+    );
+    assert!(summary.complete, "{:?}", summary.warnings);
+    assert_exact(&sink.snapshot(), sim.ground_truth());
+    // At most the calls in flight at the switch are rejected, then the
+    // server's headers pace.
+    let rejected = sim.log().count_status(429);
+    assert!(rejected <= 8, "{rejected} rejections");
+    assert!(summary.rate_limit_waits > 0);
+    // Windows after the switch are never overfilled.
+    assert_limited_calls_pacing(&sim, anchor, switched_ms + 1, MINUTE, 10);
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_syncs_sharing_one_limiter_stay_within_every_window() {
+    let (sim, anchor) = new_sim(medium(), false, Duration::from_secs(5));
+    let server = sim.spawn().await;
+    let shared = roster::rocketchat::shared_limiter();
+    let a = connector(config(&server, &sim.admin()).shared_limiter(shared.clone()));
+    let b = connector(config(&server, &sim.admin()).shared_limiter(shared));
+    let ((sa, snap_a), (sb, snap_b)) = tokio::join!(sync(&a), sync(&b));
+    for (summary, snap) in [(sa, snap_a), (sb, snap_b)] {
+        assert!(summary.complete, "{:?}", summary.warnings);
+        assert_exact(&snap, sim.ground_truth());
+    }
+    assert_eq!(sim.log().count_status(429), 0);
+    assert_fixed_window_pacing(&sim, anchor, MINUTE, 10);
+}
+
+#[tokio::test(start_paused = true)]
+async fn advice_never_offers_less_than_the_limit_in_force() {
+    let mut o = SimOptions::default();
+    o.rate_limit = Some(FixedWindow {
+        calls: 10,
+        window: Duration::from_secs(1),
+    });
+    o.admin_bypasses_rate_limit = false;
+    let spec = OrgSpec {
+        users: 300,
+        teams: 250,
+        avg_members: 3,
+        custom_roles: 2,
+        seed: 8,
+    };
+    let sim = RocketChatSim::with_options(spec, o);
+    let server = sim.spawn().await;
+    // A client quota slower than the server's 10 per second.
+    let c = connector(
+        config(&server, &sim.admin()).rate_limit(Some(RateLimit::per_endpoint(100, MINUTE))),
+    );
+    let report = c.validate().await.unwrap();
+    let advice = &report.plan.as_ref().unwrap().advice;
+    assert!(
+        advice
+            .iter()
+            .any(|a| a.contains("slower than the server's limit") && a.contains("auto")),
+        "{advice:?}"
+    );
+    assert!(
+        !advice.iter().any(|a| a.contains("raise the limit")),
+        "{advice:?}"
+    );
+    // Auto: the server paces; the advice to raise it names the admin path
+    // and the settings, at three times the server's own rate.
+    let report = connector(config(&server, &sim.admin()))
+        .validate()
+        .await
+        .unwrap();
+    let plan = report.plan.as_ref().unwrap();
+    let raise: Vec<_> = plan
+        .advice
+        .iter()
+        .filter(|a| a.contains("raise the limit"))
+        .collect();
+    assert_eq!(raise.len(), 1, "{:?}", plan.advice);
+    for a in &raise {
+        assert!(a.contains("30 calls per 1.0 s"), "{a}");
+        assert!(
+            a.contains("Administration > Workspace > Settings > Rate Limiter")
+                && a.contains("API_Enable_Rate_Limiter_Limit_Calls_Default")
+                && a.contains("API_Enable_Rate_Limiter_Limit_Time_Default"),
+            "{a}"
+        );
+    }
 }

@@ -8,7 +8,11 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use secrecy::SecretString;
 
-use crate::util::{RateLimitArg, parse_rate_limit, parse_secret, parse_timeout};
+use roster_core::RateLimitMode;
+
+use crate::util::{
+    RateLimitArg, parse_rate_limit, parse_rate_limit_mode, parse_secret, parse_timeout,
+};
 
 const ABOUT: &str = "Who has access to what in Mattermost and Rocket.Chat: read users, teams, \
 roles and memberships into a normalized snapshot (JSON Lines or SQLite), diff snapshots, and \
@@ -98,7 +102,8 @@ const SYNC_HELP: &str = concat!(
     "into, never replaced. Its summary says \"complete\": false (exit 5) when anything could not be\n",
     "read or --deadline passed. A write error (disk full) stops the sync at once (exit 2).\n",
     "Ctrl-C stops early and still writes the snapshot, marked incomplete. Credentials may come\n",
-    "from the environment variables shown above; their values are never printed.\n",
+    "from the environment variables shown above; their values are never printed. Every other\n",
+    "option has a ROSTER_* variable (shown with it), so a sync can be configured without flags.\n",
     "\n",
     "Exit codes: 0 complete, 2 usage, 3 auth/permission, 4 connection/TLS/server, 5 incomplete."
 );
@@ -249,7 +254,7 @@ pub enum ValidatePlatform {
         #[command(flatten)]
         conn: MattermostArgs,
         /// Output format.
-        #[arg(long, value_enum, default_value_t = TextJson::Text)]
+        #[arg(long, env = "ROSTER_VALIDATE_FORMAT", value_enum, default_value_t = TextJson::Text)]
         format: TextJson,
     },
     /// Validate access to a Rocket.Chat workspace.
@@ -259,7 +264,7 @@ pub enum ValidatePlatform {
         #[command(flatten)]
         conn: RocketChatArgs,
         /// Output format.
-        #[arg(long, value_enum, default_value_t = TextJson::Text)]
+        #[arg(long, env = "ROSTER_VALIDATE_FORMAT", value_enum, default_value_t = TextJson::Text)]
         format: TextJson,
     },
 }
@@ -268,11 +273,11 @@ pub enum ValidatePlatform {
 #[derive(Debug, Clone, Args)]
 pub struct HttpArgs {
     /// Allow a plain http:// base URL on a non-loopback host (credentials travel unencrypted).
-    #[arg(long)]
+    #[arg(long, env = "ROSTER_INSECURE_HTTP")]
     pub insecure_http: bool,
 
     /// Timeout of each request, e.g. 30s or 2m [default: 30s].
-    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
+    #[arg(long, env = "ROSTER_TIMEOUT", value_name = "DURATION", value_parser = parse_timeout)]
     pub timeout: Option<Duration>,
 }
 
@@ -301,11 +306,16 @@ pub struct MattermostArgs {
 
     /// Client-side quota per endpoint, CALLS/DURATION (e.g. 10/1s) or off [default: off; the
     /// server's X-RateLimit headers always pace].
-    #[arg(long, value_name = "CALLS/DURATION", value_parser = parse_rate_limit)]
+    #[arg(
+        long,
+        env = "ROSTER_RATE_LIMIT",
+        value_name = "CALLS/DURATION",
+        value_parser = parse_rate_limit
+    )]
     pub rate_limit: Option<RateLimitArg>,
 
     /// Skip last-login and last-activity enrichment (fewer requests; those columns stay empty).
-    #[arg(long)]
+    #[arg(long, env = "ROSTER_NO_ENRICH")]
     pub no_enrich: bool,
 
     /// HTTP settings.
@@ -346,18 +356,23 @@ pub struct RocketChatArgs {
     #[arg(long, env = "BATON_ROCKETCHAT_AUTH_TOKEN_FILE", value_name = "PATH")]
     pub auth_token_file: Option<PathBuf>,
 
-    /// Client-side quota per endpoint, CALLS/DURATION (10/60s, 30/60s, 10/1s) or off (for a
-    /// token holding api-bypass-rate-limit). Match the server's API_Default_Count settings.
+    /// Pacing per endpoint: auto, off or CALLS/DURATION. auto (default): no client quota for a
+    /// token holding api-bypass-rate-limit that gets no rate-limit headers, the server's own
+    /// X-RateLimit-* numbers when it sends them, Rocket.Chat's stock 10/60s until one is known.
+    /// CALLS/DURATION (10/60s, 30/60s, 10/1s) is a hard floor, e.g. to match the server's
+    /// API_Enable_Rate_Limiter_Limit_Calls_Default / _Time_Default (Administration > Workspace >
+    /// Settings > Rate Limiter). off: no client quota. Headers and 429s are honoured in every mode.
     #[arg(
         long,
-        value_name = "CALLS/DURATION",
-        default_value = "10/60s",
-        value_parser = parse_rate_limit
+        env = "ROSTER_RATE_LIMIT",
+        value_name = "auto|off|CALLS/DURATION",
+        default_value = "auto",
+        value_parser = parse_rate_limit_mode
     )]
-    pub rate_limit: RateLimitArg,
+    pub rate_limit: RateLimitMode,
 
     /// Read each listing in one request (count=0); needs API_Allow_Infinite_Count on the server.
-    #[arg(long)]
+    #[arg(long, env = "ROSTER_INFINITE_COUNT")]
     pub infinite_count: bool,
 
     /// HTTP settings.
@@ -369,25 +384,25 @@ pub struct RocketChatArgs {
 #[derive(Debug, Clone, Args)]
 pub struct OutputArgs {
     /// Write the snapshot to PATH instead of stdout.
-    #[arg(short, long, value_name = "PATH")]
+    #[arg(short, long, env = "ROSTER_OUT", value_name = "PATH")]
     pub out: Option<PathBuf>,
 
     /// Snapshot format [default: from the --out extension: .db/.sqlite/.sqlite3 → sqlite, else jsonl].
-    #[arg(long, value_enum)]
+    #[arg(long, env = "ROSTER_FORMAT", value_enum)]
     pub format: Option<SnapshotFormat>,
 
     /// Resources whose grants are read at the same time.
-    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    #[arg(long, env = "ROSTER_CONCURRENCY", value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
 
     /// Do not draw progress bars on stderr (they are only drawn when stderr is a terminal).
-    #[arg(long)]
+    #[arg(long, env = "ROSTER_NO_PROGRESS")]
     pub no_progress: bool,
 
     /// Continue a sync that was killed: append to `<out>.partial`, skip the
     /// teams listed in `<out>.checkpoint`, never write a line twice
     /// (JSON Lines files only).
-    #[arg(long, requires = "out")]
+    #[arg(long, env = "ROSTER_RESUME", requires = "out")]
     pub resume: bool,
 
     /// Longest time the sync may take after validation, e.g. 2h or 45m. When it passes,

@@ -75,7 +75,7 @@ impl Target {
                     token,
                 )
                 .allow_insecure_http(a.http.insecure_http)
-                .rate_limit(a.rate_limit.get())
+                .rate_limit_mode(a.rate_limit)
                 .infinite_count(a.infinite_count);
                 if let Some(t) = a.http.timeout {
                     c = c.timeout(t);

@@ -104,6 +104,17 @@ pub fn parse_rate_limit(text: &str) -> Result<RateLimitArg, String> {
     Ok(RateLimitArg(Some(RateLimit::per_endpoint(calls, period))))
 }
 
+/// Parses Rocket.Chat's `--rate-limit`: `auto`, `off` or `CALLS/DURATION`
+/// (a hard floor).
+pub fn parse_rate_limit_mode(text: &str) -> Result<roster_core::RateLimitMode, String> {
+    if text.trim() == "auto" {
+        return Ok(roster_rocketchat::default_rate_limit_mode());
+    }
+    parse_rate_limit(text)
+        .map(|q| roster_core::RateLimitMode::from_quota(q.get()))
+        .map_err(|e| format!("{e} (or `auto`, the default)"))
+}
+
 /// Wraps a credential from the command line or the environment at once.
 pub fn parse_secret(text: &str) -> Result<SecretString, String> {
     if text.trim().is_empty() {

@@ -53,7 +53,8 @@ impl Run {
     }
 }
 
-/// Runs `roster args…` with `env` (and no inherited BATON_* variables).
+/// Runs `roster args…` with `env` (and no inherited BATON_* / ROSTER_*
+/// variables).
 async fn roster(args: &[&str], env: &[(&str, &str)]) -> Run {
     let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
     let env: Vec<(String, String)> = env
@@ -63,7 +64,7 @@ async fn roster(args: &[&str], env: &[(&str, &str)]) -> Run {
     let out: Output = tokio::task::spawn_blocking(move || {
         let mut cmd = cargo_bin_cmd!("roster");
         for (k, _) in std::env::vars() {
-            if k.starts_with("BATON_") || k == "RUST_LOG" {
+            if k.starts_with("BATON_") || k.starts_with("ROSTER_") || k == "RUST_LOG" {
                 cmd.env_remove(k);
             }
         }
@@ -967,11 +968,17 @@ async fn demo_writes_four_snapshots() {
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread")]
 async fn interrupted_sync_writes_incomplete_snapshot() {
-    // Stock limits (10 calls per 60 s) and 30 teams: minutes of waiting.
-    let sim = RocketChatSim::new(rc::OrgSpec {
-        teams: 30,
-        ..rc::OrgSpec::small()
-    });
+    // Stock limits (10 calls per 60 s) on an admin whose bypass was
+    // revoked, and 30 teams: minutes of waiting.
+    let mut options = rc::SimOptions::default();
+    options.admin_bypasses_rate_limit = false;
+    let sim = RocketChatSim::with_options(
+        rc::OrgSpec {
+            teams: 30,
+            ..rc::OrgSpec::small()
+        },
+        options,
+    );
     let server = sim.spawn().await;
     let admin = sim.admin();
     let dir = tempfile::tempdir().unwrap();
@@ -1065,6 +1072,7 @@ async fn a_killed_sync_resumes_to_the_exact_snapshot() {
         calls: 5,
         window: Duration::from_millis(150),
     });
+    options.admin_bypasses_rate_limit = false;
     for (i, kill_after_ms) in [150u64, 400, 700].into_iter().enumerate() {
         let sim = RocketChatSim::with_options(spec.clone(), options.clone());
         let server = sim.spawn().await;
@@ -1224,4 +1232,92 @@ async fn insecure_http_and_timeout_flags() {
         run.assert_code(2);
         assert!(run.stderr.contains("--timeout"), "{bad}: {}", run.stderr);
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_sync_option_has_a_roster_environment_variable() {
+    let help = roster(&["sync", "rocketchat", "--help"], &[]).await;
+    help.assert_code(0);
+    for var in [
+        "ROSTER_RATE_LIMIT",
+        "ROSTER_CONCURRENCY",
+        "ROSTER_TIMEOUT",
+        "ROSTER_INSECURE_HTTP",
+        "ROSTER_INFINITE_COUNT",
+        "ROSTER_OUT",
+        "ROSTER_FORMAT",
+        "ROSTER_NO_PROGRESS",
+        "ROSTER_RESUME",
+        "BATON_ROCKETCHAT_AUTH_TOKEN",
+    ] {
+        assert!(help.stdout.contains(var), "{var}: {}", help.stdout);
+    }
+    // The --rate-limit help names auto and the real settings, not the page size.
+    assert!(
+        help.stdout.contains("auto|off|CALLS/DURATION"),
+        "{}",
+        help.stdout
+    );
+    assert!(
+        !help.stdout.contains("API_Default_Count"),
+        "{}",
+        help.stdout
+    );
+    assert!(
+        help.stdout
+            .contains("API_Enable_Rate_Limiter_Limit_Calls_Default"),
+        "{}",
+        help.stdout
+    );
+    let help = roster(&["sync", "mattermost", "--help"], &[]).await;
+    assert!(help.stdout.contains("ROSTER_NO_ENRICH"), "{}", help.stdout);
+    let help = roster(&["validate", "rocketchat", "--help"], &[]).await;
+    for var in [
+        "ROSTER_RATE_LIMIT",
+        "ROSTER_VALIDATE_FORMAT",
+        "ROSTER_TIMEOUT",
+    ] {
+        assert!(help.stdout.contains(var), "{var}: {}", help.stdout);
+    }
+
+    // A sync configured by the environment alone.
+    let sim = RocketChatSim::new(rc::OrgSpec::small());
+    let server = sim.spawn().await;
+    let url = server.base_url();
+    let admin = sim.admin();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("env.sqlite");
+    let env = [
+        ("BATON_ROCKETCHAT_BASE_URL", url.as_str()),
+        ("BATON_ROCKETCHAT_USER_ID", admin.user_id.as_str()),
+        ("BATON_ROCKETCHAT_AUTH_TOKEN", admin.token.as_str()),
+        ("ROSTER_OUT", s(&out)),
+        ("ROSTER_CONCURRENCY", "2"),
+        ("ROSTER_RATE_LIMIT", "auto"),
+        ("ROSTER_TIMEOUT", "20s"),
+        ("ROSTER_NO_PROGRESS", "true"),
+    ];
+    let run = roster(&["sync", "rocketchat"], &env).await;
+    run.assert_code(0).assert_no_secret(&[&admin.token]);
+    assert_eq!(
+        sqlite_rows(&out, "SELECT value FROM meta WHERE key = 'complete'"),
+        ["true"]
+    );
+    // A bad value from the environment is a usage error naming it.
+    let mut bad = env.to_vec();
+    bad.push(("ROSTER_RATE_LIMIT", "fast"));
+    let run = roster(&["sync", "rocketchat"], &bad).await;
+    run.assert_code(2);
+    assert!(run.stderr.contains("fast"), "{}", run.stderr);
+
+    // validate with default flags: the stock admin bypasses, auto says so,
+    // and a healthy server gives no warning.
+    let run = roster(&["validate", "rocketchat"], &env[..3]).await;
+    run.assert_code(0);
+    assert!(
+        run.stdout.contains("auto: no client quota"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("[warn]"), "{}", run.stdout);
 }

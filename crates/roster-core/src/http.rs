@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::progress::{NoProgress, Progress, ProgressEvent};
 use crate::ratelimit::{
     DEFAULT_RESET_MARGIN, GovernorLimiter, HeaderGate, Limiter, Pacer, RateLimit, RateLimitDialect,
-    Unlimited,
+    RateLimitMode, SharedLimiter, Unlimited,
 };
 use crate::retry::RetryPolicy;
 use crate::stats::{Stats, StatsSnapshot};
@@ -247,6 +247,9 @@ pub struct HttpConfig {
     /// Client-side quota per endpoint bucket (`None` = no quota; the
     /// server's headers still pace).
     pub rate_limit: Option<RateLimit>,
+    /// `rate_limit` is only the safe fallback of [`RateLimitMode::Auto`]
+    /// (used until the server's state is known), not a floor.
+    pub auto_rate_limit: bool,
     /// How the platform reports rate limits.
     pub dialect: RateLimitDialect,
     /// Extra wait after a reported reset, for clock skew.
@@ -279,6 +282,7 @@ impl HttpConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             retry: RetryPolicy::default(),
             rate_limit: None,
+            auto_rate_limit: false,
             dialect,
             reset_margin: DEFAULT_RESET_MARGIN,
             request_budget: DEFAULT_REQUEST_BUDGET,
@@ -287,6 +291,13 @@ impl HttpConfig {
     /// The validated base URL.
     pub fn base_url(&self) -> &Url {
         &self.base_url
+    }
+    /// How calls are paced.
+    pub fn rate_limit_mode(&self) -> RateLimitMode {
+        match self.rate_limit {
+            Some(safe) if self.auto_rate_limit => RateLimitMode::Auto { safe },
+            q => RateLimitMode::from_quota(q),
+        }
     }
     /// The base URL as the snapshot header's `source` (no credentials, no
     /// query, no trailing slash).
@@ -298,7 +309,7 @@ impl HttpConfig {
 /// Transport settings every connector configuration shares: how to reach
 /// the server and how hard to try. Connector configs embed one and expose
 /// its fields through their own builder methods.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct ClientOptions {
     /// Allow plain `http://` to hosts other than loopback.
     pub allow_insecure_http: bool,
@@ -311,6 +322,10 @@ pub struct ClientOptions {
     /// Client-side quota per endpoint bucket (`None`: only the server's
     /// headers pace).
     pub rate_limit: Option<RateLimit>,
+    /// `rate_limit` is the safe fallback of [`RateLimitMode::Auto`].
+    pub auto_rate_limit: bool,
+    /// A limiter shared with other clients of the same server.
+    pub shared_limiter: Option<SharedLimiter>,
 }
 
 impl ClientOptions {
@@ -322,6 +337,31 @@ impl ClientOptions {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             retry: RetryPolicy::default(),
             rate_limit,
+            auto_rate_limit: false,
+            shared_limiter: None,
+        }
+    }
+
+    /// Sets how calls are paced.
+    pub fn set_rate_limit_mode(&mut self, mode: RateLimitMode) {
+        self.rate_limit = mode.quota();
+        self.auto_rate_limit = matches!(mode, RateLimitMode::Auto { .. });
+    }
+
+    /// How calls are paced.
+    pub fn rate_limit_mode(&self) -> RateLimitMode {
+        match self.rate_limit {
+            Some(safe) if self.auto_rate_limit => RateLimitMode::Auto { safe },
+            q => RateLimitMode::from_quota(q),
+        }
+    }
+
+    /// A client for `config` and `auth`, on the shared limiter when one is
+    /// set.
+    pub fn client(&self, config: HttpConfig, auth: Auth) -> Result<HttpClient> {
+        match &self.shared_limiter {
+            Some(shared) => HttpClient::with_shared_limiter(config, auth, shared),
+            None => HttpClient::new(config, auth),
         }
     }
 
@@ -332,6 +372,7 @@ impl ClientOptions {
         http.max_body_bytes = self.max_body_bytes;
         http.retry = self.retry;
         http.rate_limit = self.rate_limit;
+        http.auto_rate_limit = self.auto_rate_limit;
         Ok(http)
     }
 }
@@ -441,6 +482,10 @@ struct Inner {
     config: HttpConfig,
     auth: Auth,
     pacer: Pacer,
+    /// Prefix of limiter and gate keys (`host:port `) on a shared limiter.
+    key_prefix: String,
+    /// The token is known to hold the platform's rate-limit bypass.
+    bypass: std::sync::atomic::AtomicBool,
     stats: Arc<Stats>,
     progress: RwLock<Arc<dyn Progress>>,
     notices: std::sync::Mutex<Vec<String>>,
@@ -471,9 +516,37 @@ impl HttpClient {
         Self::with_limiter(config, auth, limiter)
     }
 
+    /// A client counting its calls in `shared`, with every other client of
+    /// the same server built on it: limiter and gate keys are `host:port`
+    /// plus the endpoint bucket. The shared limiter's quota replaces
+    /// `config.rate_limit`'s as floor or safe fallback.
+    pub fn with_shared_limiter(
+        config: HttpConfig,
+        auth: Auth,
+        shared: &SharedLimiter,
+    ) -> Result<Self> {
+        let url = &config.base_url;
+        let prefix = format!(
+            "{}:{} ",
+            url.host_str().unwrap_or_default(),
+            url.port_or_known_default().unwrap_or_default()
+        );
+        let pacer = Pacer::shared(shared, config.dialect);
+        Self::build(config, auth, pacer, prefix)
+    }
+
     /// A client sharing `limiter` with other clients (e.g. many syncs behind
     /// one IP).
     pub fn with_limiter(config: HttpConfig, auth: Auth, limiter: Arc<dyn Limiter>) -> Result<Self> {
+        let pacer = Pacer {
+            limiter,
+            gate: Arc::new(HeaderGate::new(config.reset_margin)),
+            dialect: config.dialect,
+        };
+        Self::build(config, auth, pacer, String::new())
+    }
+
+    fn build(config: HttpConfig, auth: Auth, pacer: Pacer, key_prefix: String) -> Result<Self> {
         let http = reqwest::Client::builder()
             // Redirects would carry the credentials to whatever origin the
             // Location names; a 3xx becomes an error instead.
@@ -483,17 +556,14 @@ impl HttpClient {
             .user_agent(concat!("roster/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
-        let pacer = Pacer {
-            limiter,
-            gate: Arc::new(HeaderGate::new(config.reset_margin)),
-            dialect: config.dialect,
-        };
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
                 config,
                 auth,
                 pacer,
+                key_prefix,
+                bypass: std::sync::atomic::AtomicBool::new(false),
                 stats: Arc::default(),
                 progress: RwLock::new(Arc::new(NoProgress)),
                 notices: std::sync::Mutex::default(),
@@ -519,6 +589,55 @@ impl HttpClient {
     /// The rate-limit dialect.
     pub fn dialect(&self) -> RateLimitDialect {
         self.inner.pacer.dialect
+    }
+
+    /// Tells the client whether its token holds the platform's rate-limit
+    /// bypass (Rocket.Chat: `api-bypass-rate-limit`, read by validation).
+    /// In [`RateLimitMode::Auto`] a bypassing token whose answers carry no
+    /// rate-limit headers runs without a client quota.
+    pub fn set_bypasses_rate_limit(&self, yes: bool) {
+        self.inner
+            .bypass
+            .store(yes, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether the token is known to bypass the server's rate limit.
+    pub fn bypasses_rate_limit(&self) -> bool {
+        self.inner.bypass.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn gate_key_of(&self, bucket: &str) -> String {
+        format!(
+            "{}{}",
+            self.inner.key_prefix,
+            self.inner.pacer.dialect.gate_key(bucket)
+        )
+    }
+
+    /// Whether the server sent rate-limit headers for `endpoint`'s bucket
+    /// (`None`: nothing heard yet).
+    pub fn is_limited(&self, endpoint: &Endpoint) -> Option<bool> {
+        self.inner
+            .pacer
+            .gate
+            .is_limited(&self.gate_key_of(&endpoint.bucket()))
+    }
+
+    /// The longest time to a window's end the server announced for
+    /// `endpoint`'s bucket (about the window length).
+    pub fn reported_window(&self, endpoint: &Endpoint) -> Option<Duration> {
+        self.inner
+            .pacer
+            .gate
+            .reported_window(&self.gate_key_of(&endpoint.bucket()))
+    }
+
+    /// The last `X-RateLimit-Limit` the server sent for `endpoint`'s bucket.
+    pub fn reported_limit(&self, endpoint: &Endpoint) -> Option<u64> {
+        self.inner
+            .pacer
+            .gate
+            .reported_limit(&self.gate_key_of(&endpoint.bucket()))
     }
 
     /// Sends progress events (requests, rate-limit waits) to `progress`.
@@ -665,7 +784,8 @@ impl HttpClient {
     ) -> Result<Response> {
         let inner = &self.inner;
         let bucket = call.endpoint.bucket();
-        let gate_key = inner.pacer.dialect.gate_key(&bucket).to_owned();
+        let gate_key = self.gate_key_of(&bucket);
+        let limiter_key = format!("{}{bucket}", inner.key_prefix);
         let label = call.label();
         let progress = self.progress();
 
@@ -698,10 +818,36 @@ impl HttpClient {
                 why: "the server's rate-limit headers said no calls are left until the limit resets",
             });
         };
-        let waited = inner.pacer.limiter.acquire(&bucket, &on_quota_wait).await;
+        let bypass = self.bypasses_rate_limit();
+        let quota = match inner.config.rate_limit_mode() {
+            RateLimitMode::Off => false,
+            RateLimitMode::Auto { .. } => match inner.pacer.gate.is_limited(&gate_key) {
+                // The server's own numbers pace through the gate.
+                Some(true) => false,
+                // No headers: free only for a token known to bypass.
+                Some(false) => !bypass,
+                // Nothing known yet: the safe quota, unless bypassing.
+                None => !bypass,
+            },
+            _ => true,
+        };
+        let waited = if quota {
+            inner
+                .pacer
+                .limiter
+                .acquire(&limiter_key, &on_quota_wait)
+                .await
+        } else {
+            Duration::ZERO
+        };
         clock.own_wait(waited);
+        let unknown_is_free =
+            bypass && matches!(inner.config.rate_limit_mode(), RateLimitMode::Auto { .. });
         let gate_waited = tokio::select! {
-            w = inner.pacer.gate.wait(&gate_key, &on_gate_wait) => w,
+            w = inner
+                .pacer
+                .gate
+                .wait_assuming(&gate_key, unknown_is_free, &on_gate_wait) => w,
             () = wake.notified() => {
                 let asked = too_long.lock().expect("budget lock").unwrap_or_default();
                 return Err(Error::TimeBudget {

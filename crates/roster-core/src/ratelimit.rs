@@ -376,6 +376,9 @@ struct Bucket {
     in_flight: u64,
     /// The last `X-RateLimit-Limit` seen.
     reported_limit: Option<u64>,
+    /// The longest time to a reset any answer announced: the window length
+    /// or a little less (exactly it when the answer opened the window).
+    longest_reset: Option<Duration>,
 }
 
 /// Paces calls by what the server's rate-limit headers say.
@@ -403,6 +406,19 @@ impl HeaderGate {
     /// counts the call as in flight. Returns the time waited. Every `wait`
     /// must be followed by [`observe`](Self::observe) or [`release`](Self::release).
     pub async fn wait(&self, key: &str, on_wait: &(dyn Fn(Duration) + Send + Sync)) -> Duration {
+        self.wait_assuming(key, false, on_wait).await
+    }
+
+    /// [`wait`](Self::wait), but with `unknown_is_free` a bucket nothing
+    /// was heard from yet lets every call through at once instead of one
+    /// probe (for a token known to bypass the server's limit). The first
+    /// answer with headers turns the bucket into a paced window at once.
+    pub async fn wait_assuming(
+        &self,
+        key: &str,
+        unknown_is_free: bool,
+        on_wait: &(dyn Fn(Duration) + Send + Sync),
+    ) -> Duration {
         let start = Instant::now();
         let mut slept = false;
         let waited = move |slept: bool| {
@@ -421,9 +437,14 @@ impl HeaderGate {
                     state: BucketState::Unknown { probing: false },
                     in_flight: 0,
                     reported_limit: None,
+                    longest_reset: None,
                 });
                 let now = Instant::now();
                 match &mut bucket.state {
+                    BucketState::Unknown { .. } if unknown_is_free => {
+                        bucket.in_flight += 1;
+                        return waited(slept);
+                    }
                     BucketState::Unknown { probing } => {
                         if *probing {
                             None
@@ -495,6 +516,10 @@ impl HeaderGate {
             bucket.reported_limit = info.limit.or(bucket.reported_limit);
             let others = bucket.in_flight;
             let now = Instant::now();
+            if let Some(reset_at) = info.reset_at.filter(|_| !info.current) {
+                let d = reset_at.saturating_duration_since(now);
+                bucket.longest_reset = Some(bucket.longest_reset.map_or(d, |l| l.max(d)));
+            }
             if rejected {
                 let reset_at = info
                     .wait_after_rejection()
@@ -611,6 +636,14 @@ impl HeaderGate {
         let buckets = self.buckets.lock().expect("gate lock");
         buckets.get(key).and_then(|b| b.reported_limit)
     }
+
+    /// The longest time to a window's end the server announced for `key`
+    /// (fixed windows only): the window length, or a little less when the
+    /// window was opened by someone else's call.
+    pub fn reported_window(&self, key: &str) -> Option<Duration> {
+        let buckets = self.buckets.lock().expect("gate lock");
+        buckets.get(key).and_then(|b| b.longest_reset)
+    }
 }
 
 /// The fastest a fixed-window server lets `requests` calls through at
@@ -624,6 +657,86 @@ pub fn fixed_window_lower_bound(requests: u64, limit: u64, window: Duration) -> 
     window.saturating_mul(u32::try_from(windows).unwrap_or(u32::MAX))
 }
 
+/// How a client paces its calls (besides the server's headers, which
+/// always pace, and 429s, which are always waited out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RateLimitMode {
+    /// Learn from the server, per endpoint bucket:
+    ///
+    /// * nothing known yet (first call, no headers seen, bypass not known):
+    ///   the platform's stock quota (the `safe` one, e.g. Rocket.Chat's 10
+    ///   per 60 s);
+    /// * answers carry `X-RateLimit-*`: the server's own numbers pace (the
+    ///   header gate), no client quota;
+    /// * answers carry no headers and the token is known to bypass the
+    ///   limit ([`HttpClient::set_bypasses_rate_limit`](crate::HttpClient::set_bypasses_rate_limit)):
+    ///   no client quota.
+    ///
+    /// A change mid-sync (headers or a 429 on a bypassing token) switches at
+    /// once.
+    Auto {
+        /// The quota used while nothing better is known.
+        safe: RateLimit,
+    },
+    /// No client quota.
+    Off,
+    /// A hard floor: never more than this per endpoint bucket, whatever
+    /// the server says.
+    Fixed(RateLimit),
+}
+
+impl RateLimitMode {
+    /// The governor quota this mode needs: the floor, the safe fallback, or
+    /// none.
+    pub fn quota(&self) -> Option<RateLimit> {
+        match *self {
+            Self::Auto { safe } => Some(safe),
+            Self::Off => None,
+            Self::Fixed(q) => Some(q),
+        }
+    }
+    /// `Fixed(q)` for `Some(q)`, `Off` for `None`.
+    pub fn from_quota(quota: Option<RateLimit>) -> Self {
+        quota.map_or(Self::Off, Self::Fixed)
+    }
+}
+
+impl fmt::Display for RateLimitMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Auto { safe } => write!(f, "auto (until the server tells: {safe})"),
+            Self::Off => f.write_str("off"),
+            Self::Fixed(q) => write!(f, "{q}"),
+        }
+    }
+}
+
+/// One server's rate-limit state, shareable by several clients (several
+/// connectors or syncs of the same server in one process): a `governor`
+/// keyed limiter for the client quota and the header gate's view of the
+/// server's windows, both keyed by host and endpoint. Clients built with
+/// it ([`HttpClient::with_shared_limiter`](crate::HttpClient::with_shared_limiter))
+/// count every call against the same windows, so together they stay
+/// within the server's limit. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct SharedLimiter {
+    limiter: Arc<dyn Limiter>,
+    gate: Arc<HeaderGate>,
+}
+
+impl SharedLimiter {
+    /// A limiter whose client quota (used by clients in `Fixed` or `Auto`
+    /// mode) is `quota` per endpoint bucket, e.g. Rocket.Chat's stock
+    /// 10 per 60 s.
+    pub fn new(quota: RateLimit) -> Self {
+        Self {
+            limiter: Arc::new(GovernorLimiter::new(quota)),
+            gate: Arc::new(HeaderGate::new(DEFAULT_RESET_MARGIN)),
+        }
+    }
+}
+
 /// A shared, cloneable handle to the limiter pieces one client uses.
 #[derive(Debug, Clone)]
 pub struct Pacer {
@@ -633,6 +746,17 @@ pub struct Pacer {
     pub gate: Arc<HeaderGate>,
     /// How to read the headers.
     pub dialect: RateLimitDialect,
+}
+
+impl Pacer {
+    /// The pieces of `shared` under `dialect`.
+    pub fn shared(shared: &SharedLimiter, dialect: RateLimitDialect) -> Self {
+        Self {
+            limiter: shared.limiter.clone(),
+            gate: shared.gate.clone(),
+            dialect,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -834,6 +958,60 @@ mod tests {
         };
         gate.observe("b", &info, true);
         assert_eq!(gate.wait("b", &ignore_wait).await, Duration::from_secs(12));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unknown_buckets_are_free_for_a_bypassing_token_until_headers_come() {
+        let gate = Arc::new(HeaderGate::new(Duration::ZERO));
+        // Eight calls at once, no probe: nothing is known and the token
+        // bypasses the limit.
+        for _ in 0..8 {
+            assert_eq!(
+                gate.wait_assuming("b", true, &ignore_wait).await,
+                Duration::ZERO
+            );
+        }
+        // The first answer carries headers: the bucket is a window now,
+        // counted down from the server's remaining minus the calls in
+        // flight (7 more answers to come).
+        let reset_at = Instant::now() + Duration::from_secs(10);
+        gate.observe(
+            "b",
+            &RateLimitInfo {
+                limit: Some(10),
+                remaining: Some(9),
+                reset_at: Some(reset_at),
+                ..RateLimitInfo::default()
+            },
+            false,
+        );
+        assert_eq!(gate.is_limited("b"), Some(true));
+        assert_eq!(gate.reported_window("b"), Some(Duration::from_secs(10)));
+        for _ in 0..2 {
+            assert_eq!(
+                gate.wait_assuming("b", true, &ignore_wait).await,
+                Duration::ZERO
+            );
+        }
+        assert_eq!(
+            gate.wait_assuming("b", true, &ignore_wait).await,
+            Duration::from_secs(10),
+            "the window is spent: wait for its reset"
+        );
+    }
+
+    #[test]
+    fn modes_name_their_quota() {
+        let q = RateLimit::per_endpoint(10, Duration::from_secs(60));
+        assert_eq!(RateLimitMode::Auto { safe: q }.quota(), Some(q));
+        assert_eq!(RateLimitMode::Off.quota(), None);
+        assert_eq!(RateLimitMode::from_quota(Some(q)), RateLimitMode::Fixed(q));
+        assert_eq!(RateLimitMode::from_quota(None), RateLimitMode::Off);
+        assert!(
+            RateLimitMode::Auto { safe: q }
+                .to_string()
+                .starts_with("auto")
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use roster_core::http::required_var;
-use roster_core::{ClientOptions, RateLimit, Result, RetryPolicy};
+use roster_core::{ClientOptions, RateLimit, RateLimitMode, Result, RetryPolicy, SharedLimiter};
 use secrecy::SecretString;
 
 /// Environment variable holding the base URL.
@@ -19,6 +19,22 @@ pub fn default_rate_limit() -> RateLimit {
     RateLimit::per_endpoint(10, Duration::from_secs(60))
 }
 
+/// The default pacing: [`RateLimitMode::Auto`], safe at Rocket.Chat's
+/// stock 10 per 60 s until the server's answers (or the token's
+/// `api-bypass-rate-limit`) tell better.
+pub fn default_rate_limit_mode() -> RateLimitMode {
+    RateLimitMode::Auto {
+        safe: default_rate_limit(),
+    }
+}
+
+/// A [`SharedLimiter`] for one Rocket.Chat server: hand clones to every
+/// [`RocketChatConfig::shared_limiter`] of connectors reading that server
+/// in this process, and together they stay within its windows.
+pub fn shared_limiter() -> SharedLimiter {
+    SharedLimiter::new(default_rate_limit())
+}
+
 /// Rows asked for per page by default (Rocket.Chat's default
 /// `API_Upper_Count_Limit`; larger counts are silently clamped).
 pub const DEFAULT_COUNT: u32 = 100;
@@ -31,7 +47,8 @@ pub const DEFAULT_COUNT: u32 = 100;
 /// use roster_rocketchat::RocketChatConfig;
 ///
 /// let config = RocketChatConfig::new("https://chat.example.com", "user-id", "s3cr3t".into())
-///     // The workspace admin raised the limit to 30 calls per minute.
+///     // A hard floor of 30 calls per minute, whatever the server says
+///     // (the default, auto, learns the server's limit by itself).
 ///     .rate_limit(Some(RateLimit::per_endpoint(30, Duration::from_secs(60))));
 /// assert!(!format!("{config:?}").contains("s3cr3t"));
 /// ```
@@ -61,8 +78,9 @@ impl fmt::Debug for RocketChatConfig {
 impl RocketChatConfig {
     /// A server at `base_url` (e.g. `https://chat.example.com`, subpaths
     /// kept), called as `user_id` with the personal access token
-    /// `auth_token`. Defaults: rate limit 10 calls per 60 s per endpoint,
-    /// 100 rows per page, https only (plain http only to loopback).
+    /// `auth_token`. Defaults: [`RateLimitMode::Auto`] pacing (see
+    /// [`rate_limit_mode`](Self::rate_limit_mode)), 100 rows per page, https
+    /// only (plain http only to loopback).
     pub fn new(
         base_url: impl Into<String>,
         user_id: impl Into<String>,
@@ -72,7 +90,11 @@ impl RocketChatConfig {
             base_url: base_url.into(),
             user_id: user_id.into(),
             auth_token,
-            options: ClientOptions::with_rate_limit(Some(default_rate_limit())),
+            options: {
+                let mut o = ClientOptions::with_rate_limit(None);
+                o.set_rate_limit_mode(default_rate_limit_mode());
+                o
+            },
             infinite_count: false,
             count: DEFAULT_COUNT,
         }
@@ -104,15 +126,38 @@ impl RocketChatConfig {
         Ok(Self::new(base_url, user_id, SecretString::from(token)))
     }
 
-    /// The client-side quota per endpoint. Default
-    /// `Some(RateLimit::per_endpoint(10, 60 s))`, Rocket.Chat's default
-    /// server limit; match it to the server's
-    /// `API_Enable_Rate_Limiter_Limit_Calls_Default` / `..._Time_Default`.
-    /// `None` disables the client quota (for tokens holding
-    /// `api-bypass-rate-limit`); the server's `X-RateLimit-*` headers still
-    /// pace calls, and 429s are still waited out.
-    pub fn rate_limit(mut self, quota: Option<RateLimit>) -> Self {
-        self.options.rate_limit = quota;
+    /// How calls are paced. Default [`RateLimitMode::Auto`] with
+    /// Rocket.Chat's stock 10 calls per 60 s as the safe fallback: a token
+    /// holding `api-bypass-rate-limit` (admins, bots and apps by default;
+    /// learnt from `permissions.listAll` during validation, which the
+    /// engine runs first by default) whose answers
+    /// carry no `X-RateLimit-*` headers runs without a client quota; a token
+    /// whose answers carry them is paced by the server's numbers; anything
+    /// unknown runs at 10 per 60 s. [`RateLimitMode::Fixed`] is a hard floor,
+    /// [`RateLimitMode::Off`] disables the client quota (headers and 429s
+    /// are honoured in every mode).
+    pub fn rate_limit_mode(mut self, mode: RateLimitMode) -> Self {
+        self.options.set_rate_limit_mode(mode);
+        self
+    }
+
+    /// A hard client-side quota per endpoint (`Some`:
+    /// [`RateLimitMode::Fixed`]), e.g. to match a server whose admins set
+    /// `API_Enable_Rate_Limiter_Limit_Calls_Default` / `..._Time_Default`;
+    /// `None` disables the client quota ([`RateLimitMode::Off`]). The
+    /// server's `X-RateLimit-*` headers still pace calls, and 429s are
+    /// still waited out.
+    pub fn rate_limit(self, quota: Option<RateLimit>) -> Self {
+        self.rate_limit_mode(RateLimitMode::from_quota(quota))
+    }
+
+    /// Counts this connector's calls in `limiter`, shared with other
+    /// connectors of the same server in this process (see
+    /// [`shared_limiter`](crate::shared_limiter)), so that together they
+    /// stay within the server's per-endpoint windows. The shared limiter's
+    /// quota replaces this config's as the floor or safe fallback.
+    pub fn shared_limiter(mut self, limiter: SharedLimiter) -> Self {
+        self.options.shared_limiter = Some(limiter);
         self
     }
 
@@ -183,7 +228,7 @@ mod tests {
         .unwrap();
         assert_eq!(c.base_url, "https://chat.example.com");
         assert_eq!(c.user_id, "uid");
-        assert_eq!(c.options.rate_limit, Some(default_rate_limit()));
+        assert_eq!(c.options.rate_limit_mode(), default_rate_limit_mode());
         assert_eq!(c.count, 100);
         assert!(!c.infinite_count);
     }

@@ -8,8 +8,9 @@ use serde_json::Value;
 
 // ------------------------------------------------------------------ table
 
-/// Server version; needs no authentication.
-pub(crate) const INFO: Endpoint = Endpoint::get("/api/v1/info");
+/// Server version; needs no authentication. `API.default` (no `/v1`):
+/// `/api/v1/info` was removed after 3.0 and answers 404.
+pub(crate) const INFO: Endpoint = Endpoint::get("/api/info");
 /// The caller, with its role ids.
 pub(crate) const ME: Endpoint = Endpoint::get("/api/v1/me");
 /// Every permission and the roles holding it.
@@ -22,7 +23,10 @@ pub(crate) const ROLES_LIST: Endpoint = Endpoint::get("/api/v1/roles.list");
 /// Teams, `offset`/`count` paged with `total`; needs `view-all-teams`.
 pub(crate) const TEAMS_LIST_ALL: Endpoint = Endpoint::get("/api/v1/teams.listAll");
 /// Members of `teamId`, paged; `200 []` when the caller cannot see the team.
+/// Active users only.
 pub(crate) const TEAMS_MEMBERS: Endpoint = Endpoint::get("/api/v1/teams.members");
+/// The teams of `userId`, active or not (unpaged), each with `isOwner`.
+pub(crate) const USERS_LIST_TEAMS: Endpoint = Endpoint::get("/api/v1/users.listTeams");
 
 /// A call of an offset/count listing for `req`.
 pub(crate) fn paged(endpoint: Endpoint, req: &PageRequest) -> Call {
@@ -36,7 +40,7 @@ pub(crate) fn paged(endpoint: Endpoint, req: &PageRequest) -> Call {
 
 // ------------------------------------------------------------------- DTOs
 
-/// `GET /api/v1/info`.
+/// `GET /api/info`.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct InfoDto {
     #[serde(default)]
@@ -169,9 +173,26 @@ pub(crate) struct TeamDto {
     pub(crate) kind: Option<Value>,
     #[serde(rename = "roomId", default)]
     pub(crate) room_id: Option<String>,
-    /// Active members, when the server says (used only for planning).
+    /// Every member, active or not (`TeamMember` rows): for planning, and to
+    /// know whether `teams.members` (active users only) left anyone out.
     #[serde(rename = "numberOfUsers", default)]
     pub(crate) number_of_users: Option<u64>,
+}
+
+/// `GET /api/v1/users.listTeams`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct UserTeamsDto {
+    #[serde(default)]
+    pub(crate) teams: Vec<UserTeamDto>,
+}
+
+/// A team of `users.listTeams`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct UserTeamDto {
+    #[serde(rename = "_id")]
+    pub(crate) id: String,
+    #[serde(rename = "isOwner", default)]
+    pub(crate) is_owner: Option<bool>,
 }
 
 /// `GET /api/v1/teams.members`.

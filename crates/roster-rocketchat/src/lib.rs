@@ -11,7 +11,7 @@
 //! |---|---|---|---|
 //! | `user` | `users.list` | — | — |
 //! | `role` | `roles.list` (both scopes) | `assigned` | each user's `roles`, for workspace-scope (`Users`) roles only |
-//! | `team` | `teams.listAll` | `member`, `owner`, `moderator`, `leader` | `teams.members` of every team (all pages) |
+//! | `team` | `teams.listAll` | `member`, `owner`, `moderator`, `leader` | `teams.members` of every team (all pages; active users only), and `users.listTeams` of each deactivated user (`member`, `owner`) |
 //!
 //! The endpoint table lives in one place (`endpoints.rs`); paging,
 //! retries and rate limiting are roster-core's.
@@ -19,24 +19,36 @@
 //! ## Rate limits
 //!
 //! Rocket.Chat allows 10 calls per 60 s **per endpoint** by default, in a
-//! fixed window. Every call goes through roster-core's shared limiter (one
-//! bucket per endpoint, default quota 10 per 60 s, see
-//! [`RocketChatConfig::rate_limit`]) and its header gate, which reads
-//! `X-RateLimit-Remaining` / `X-RateLimit-Reset` (epoch ms) and waits for
-//! the window's reset instead of collecting 429s. Independent endpoints run
-//! in parallel, so a sync takes about as long as its busiest endpoint —
-//! usually `teams.members`, one call per team. Ways to go faster, in order of
-//! effect: a token holding `api-bypass-rate-limit` (bots hold it by default)
-//! with the client quota disabled, [`RocketChatConfig::infinite_count`]
-//! (one request per listing), a raised server limit.
-//! [`Connector::validate`] reports which applies and estimates the duration.
+//! fixed window, except for tokens holding `api-bypass-rate-limit` (admins,
+//! bots and apps by default), which are not limited and get no headers.
+//! The default pacing, [`RateLimitMode::Auto`](roster_core::RateLimitMode),
+//! follows what the server says per endpoint: no client quota for a
+//! bypassing token (learnt by validation from `permissions.listAll`) that
+//! gets no headers; the server's own `X-RateLimit-Remaining` /
+//! `X-RateLimit-Reset` (epoch ms) for a limited one, waiting for the
+//! window's reset instead of collecting 429s; the stock 10 per 60 s while
+//! nothing is known. Independent endpoints run in parallel, so a limited
+//! sync takes about as long as its busiest endpoint — usually
+//! `teams.members`, one call per team. Ways to go faster, in order of
+//! effect: a token holding `api-bypass-rate-limit`,
+//! [`RocketChatConfig::infinite_count`] (one request per listing), a raised
+//! server limit. [`Connector::validate`] reports which applies and
+//! estimates the duration. Several connectors of one server in one process
+//! can share a limiter ([`RocketChatConfig::shared_limiter`]).
 //!
 //! ## Permissions
 //!
 //! The token's user needs `view-all-teams` (else `teams.members` silently
-//! returns empty lists) and `view-full-other-user-info` (else `users.list`
-//! silently omits roles, emails and last login); validation fails without
-//! them.
+//! returns empty lists), `view-full-other-user-info` (else `users.list`
+//! silently omits roles, emails and last login) and `view-d-room` (else
+//! `users.list` answers 403); validation fails without them.
+//!
+//! ## Deactivated users
+//!
+//! `teams.members` lists active users only. A deactivated user's team
+//! memberships come from `users.listTeams?userId=`, which tells `owner` but
+//! no other member role: their `moderator` / `leader` roles are not in the
+//! snapshot, and the summary carries a notice saying so.
 //!
 //! ## Example
 //!
@@ -77,6 +89,7 @@ use tokio::sync::OnceCell;
 
 pub use config::{
     DEFAULT_COUNT, ENV_AUTH_TOKEN, ENV_BASE_URL, ENV_USER_ID, RocketChatConfig, default_rate_limit,
+    default_rate_limit_mode, shared_limiter,
 };
 
 use roles::RoleTable;
@@ -85,13 +98,17 @@ use roles::RoleTable;
 pub const NAME: &str = "rocketchat";
 
 /// The Rocket.Chat connector. Build one per sync: the role list is read
-/// once and cached for the connector's life.
+/// once and cached for the connector's life, and deactivated users' team
+/// memberships are handed from the user listing to the team grants.
 #[derive(Debug)]
 pub struct RocketChatConnector {
     client: HttpClient,
     count: u32,
     infinite_count: bool,
     roles: OnceCell<Arc<RoleTable>>,
+    /// Deactivated users' memberships, from the user listing to the team
+    /// grant streams.
+    deactivated: Arc<users::DeactivatedTeams>,
 }
 
 impl RocketChatConnector {
@@ -114,10 +131,11 @@ impl RocketChatConnector {
             ),
         ]);
         Ok(Self {
-            client: HttpClient::new(http, auth)?,
+            client: config.options.client(http, auth)?,
             count: config.count,
             infinite_count: config.infinite_count,
             roles: OnceCell::new(),
+            deactivated: Arc::default(),
         })
     }
 

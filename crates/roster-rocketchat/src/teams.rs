@@ -2,6 +2,9 @@
 //! (all pages). Entitlements `member` (assignment) and `owner`,
 //! `moderator`, `leader` (permission, from the member's room roles).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use futures::StreamExt;
 use roster_core::{
     Entitlement, EntitlementId, Grant, ItemStream, Listed, Page, PagingLimits, Purpose, Resource,
@@ -66,6 +69,7 @@ impl ResourceSyncer for TeamSyncer<'_> {
 
     fn list(&self) -> ItemStream<'_, Listed> {
         let client = self.connector.client.clone();
+        let deactivated = self.connector.deactivated.clone();
         paginate(
             TEAMS_LIST_ALL.to_string(),
             self.connector.paging(),
@@ -78,7 +82,12 @@ impl ResourceSyncer for TeamSyncer<'_> {
                 }
             },
         )
-        .map(|team| team.map(team_resource))
+        .map(move |team| {
+            team.map(|t| {
+                deactivated.set_size(&t.id, t.number_of_users);
+                team_resource(t)
+            })
+        })
         .boxed()
     }
 
@@ -95,6 +104,10 @@ impl ResourceSyncer for TeamSyncer<'_> {
         let client = self.connector.client.clone();
         let team_id = resource.id.as_str().to_owned();
         let me = resource.reference();
+        let team = me.clone();
+        let deactivated = self.connector.deactivated.clone();
+        let active = Arc::new(AtomicU64::new(0));
+        let active_end = active.clone();
         paginate(
             format!("{TEAMS_MEMBERS} (team {team_id})"),
             self.connector.paging(),
@@ -110,11 +123,23 @@ impl ResourceSyncer for TeamSyncer<'_> {
         )
         .flat_map(move |member| {
             let grants: Vec<_> = match member {
-                Ok(m) => member_grants(&me, &m).into_iter().map(Ok).collect(),
+                Ok(m) => {
+                    active.fetch_add(1, Ordering::Relaxed);
+                    member_grants(&me, &m).into_iter().map(Ok).collect()
+                }
                 Err(e) => vec![Err(e)],
             };
             futures::stream::iter(grants)
         })
+        // Deactivated members (teams.members lists active users only),
+        // found by the user listing through users.listTeams.
+        .chain(
+            futures::stream::once(async move {
+                let active = active_end.load(Ordering::Relaxed);
+                deactivated.grants_of(&team, active).await
+            })
+            .flat_map(|grants| futures::stream::iter(grants.into_iter().map(Ok))),
+        )
         .boxed()
     }
 

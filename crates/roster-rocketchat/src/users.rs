@@ -1,17 +1,35 @@
 //! Users: `users.list` (offset/count, stop on `total`). Each user carries
 //! its role ids, so the listing also yields the users' role grants.
+//!
+//! Deactivated users' team memberships: `teams.members` lists active users
+//! only (`TeamService.members` filters with `Users.findActive`), so the
+//! listing asks `users.listTeams?userId=` for each deactivated user
+//! (`TeamService.findBySubscribedUserIds`: the user's `TeamMember` rows,
+//! active or not). It returns `isOwner` but no other member role, so a
+//! deactivated user's `moderator` / `leader` grants cannot be read; a
+//! notice says so. The memberships found are handed to each team's grant
+//! stream ([`DeactivatedTeams`]), so every team grant still comes from its
+//! team's stream (which resuming a sync relies on).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
 
 use futures::StreamExt;
 use roster_core::{
-    AccountType, Entitlement, EntitlementId, Error, Grant, ItemStream, Listed, Page, PagingLimits,
-    Resource, ResourceRef, ResourceSyncer, ResourceType, Result, UserStatus, UserTraits, paginate,
+    AccountType, Entitlement, EntitlementId, Error, Grant, HttpClient, ItemStream, Listed, Page,
+    PagingLimits, Resource, ResourceRef, ResourceSyncer, ResourceType, Result, UserStatus,
+    UserTraits, paginate,
 };
 use serde_json::Value;
 
 use crate::RocketChatConnector;
-use crate::endpoints::{USERS_LIST, UserDto, UsersListDto, paged, timestamp};
+use crate::endpoints::{
+    USERS_LIST, USERS_LIST_TEAMS, UserDto, UserTeamsDto, UsersListDto, paged, timestamp,
+};
 use crate::roles::{ASSIGNED, RoleTable};
 
 /// A Matrix-style username: `@alice:matrix.org`.
@@ -107,9 +125,230 @@ impl ResourceSyncer for UserSyncer<'_> {
     }
 }
 
+/// What the deactivated users' lookups found, for the closing notice.
+#[derive(Default)]
+struct Deactivated {
+    read: AtomicU64,
+    memberships: AtomicU64,
+    unavailable: AtomicU64,
+    reason: Mutex<Option<String>>,
+}
+
+impl Deactivated {
+    fn notices(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let memberships = self.memberships.load(Ordering::Relaxed);
+        let read = self.read.load(Ordering::Relaxed);
+        if memberships > 0 {
+            out.push(format!(
+                "teams.members lists active users only; {memberships} team memberships of \
+                 {read} deactivated users were read through users.listTeams, which tells \
+                 `owner` but no other member role: deactivated users' `moderator` and `leader` \
+                 roles are not in the snapshot"
+            ));
+        }
+        let unavailable = self.unavailable.load(Ordering::Relaxed);
+        if unavailable > 0 {
+            let reason = self
+                .reason
+                .lock()
+                .expect("reason lock")
+                .clone()
+                .unwrap_or_default();
+            out.push(format!(
+                "the team memberships of {unavailable} deactivated users are not visible: \
+                 teams.members lists active users only and users.listTeams failed ({reason}); \
+                 they reappear when the users are reactivated"
+            ));
+        }
+        out
+    }
+}
+
+/// The deactivated users' team memberships the user listing found, by
+/// team, for the team grant streams: they wait until the user listing
+/// ended, then take their team's share.
+#[derive(Debug)]
+pub(crate) struct DeactivatedTeams {
+    /// team id → (user id, is owner).
+    by_team: Mutex<HashMap<String, Vec<(String, bool)>>>,
+    /// team id → `numberOfUsers` of `teams.listAll` (every member).
+    sizes: Mutex<HashMap<String, u64>>,
+    /// `None` while the user listing runs; `Some(true)` when it finished,
+    /// `Some(false)` when it stopped early (its loss is reported already).
+    done: watch::Sender<Option<bool>>,
+    /// Bumped by every lookup that found memberships.
+    added: watch::Sender<u64>,
+}
+
+impl Default for DeactivatedTeams {
+    fn default() -> Self {
+        Self {
+            by_team: Mutex::default(),
+            sizes: Mutex::default(),
+            done: watch::Sender::new(None),
+            added: watch::Sender::new(0),
+        }
+    }
+}
+
+impl DeactivatedTeams {
+    fn add(&self, user_id: &str, teams: &UserTeamsDto) {
+        let mut by_team = self.by_team.lock().expect("deactivated lock");
+        for t in &teams.teams {
+            by_team
+                .entry(t.id.clone())
+                .or_default()
+                .push((user_id.to_owned(), t.is_owner == Some(true)));
+        }
+        drop(by_team);
+        self.added.send_modify(|n| *n += 1);
+    }
+
+    fn finish(&self, complete: bool) {
+        self.done.send_if_modified(|d| {
+            let first = d.is_none();
+            if first {
+                *d = Some(complete);
+            }
+            first
+        });
+    }
+
+    /// Records a team's `numberOfUsers` (members active or not).
+    pub(crate) fn set_size(&self, team_id: &str, members: Option<u64>) {
+        if let Some(n) = members {
+            self.sizes
+                .lock()
+                .expect("sizes lock")
+                .insert(team_id.to_owned(), n);
+        }
+    }
+
+    /// The grants of deactivated users on `team`, whose `teams.members`
+    /// listed `active` members: `member` (and `owner` when `isOwner`) for
+    /// each deactivated member found. None at once when `numberOfUsers`
+    /// says nobody is missing; else as soon as the lookups found all
+    /// `numberOfUsers − active` missing members, or the user listing ended
+    /// (so a team holds its place in the engine no longer than it must).
+    /// None when the listing stopped early.
+    pub(crate) async fn grants_of(&self, team: &ResourceRef, active: u64) -> Vec<Grant> {
+        let size = self
+            .sizes
+            .lock()
+            .expect("sizes lock")
+            .get(team.id.as_str())
+            .copied();
+        let missing = size.map(|n| n.saturating_sub(active));
+        if missing == Some(0) {
+            return Vec::new();
+        }
+        let mut done = self.done.subscribe();
+        let mut added = self.added.subscribe();
+        loop {
+            let found = self
+                .by_team
+                .lock()
+                .expect("deactivated lock")
+                .get(team.id.as_str())
+                .map_or(0, |m| m.len() as u64);
+            if missing.is_some_and(|m| found >= m) {
+                break;
+            }
+            match *done.borrow_and_update() {
+                Some(true) => break,
+                Some(false) => return Vec::new(),
+                None => {}
+            }
+            added.borrow_and_update();
+            tokio::select! {
+                r = done.changed() => if r.is_err() { return Vec::new() },
+                r = added.changed() => if r.is_err() { return Vec::new() },
+            }
+        }
+        let members = self
+            .by_team
+            .lock()
+            .expect("deactivated lock")
+            .remove(team.id.as_str())
+            .unwrap_or_default();
+        members
+            .into_iter()
+            .flat_map(|(user, owner)| {
+                let principal = ResourceRef::user(user.as_str());
+                let owner = owner.then_some("owner");
+                std::iter::once("member").chain(owner).map(move |slug| {
+                    Grant::new(EntitlementId::new(team.clone(), slug), principal.clone())
+                })
+            })
+            .collect()
+    }
+}
+
+/// Marks the user listing stopped early unless it finished.
+struct FinishGuard(Arc<DeactivatedTeams>);
+
+impl Drop for FinishGuard {
+    fn drop(&mut self) {
+        self.0.finish(false);
+    }
+}
+
+/// Looks up a deactivated user's teams for the team grant streams. `Err`
+/// only for a failure that loses memberships (403/404/400 mean the server
+/// does not offer the lookup: counted for the notice).
+async fn look_up_teams(
+    client: HttpClient,
+    user_id: String,
+    teams: Arc<DeactivatedTeams>,
+    found: Arc<Deactivated>,
+) -> Result<()> {
+    let call = USERS_LIST_TEAMS.call().query("userId", user_id.as_str());
+    match client.json::<UserTeamsDto>(&call).await {
+        Ok(dto) => {
+            teams.add(&user_id, &dto);
+            found.read.fetch_add(1, Ordering::Relaxed);
+            found
+                .memberships
+                .fetch_add(dto.teams.len() as u64, Ordering::Relaxed);
+            Ok(())
+        }
+        Err(e) if e.is_fatal() => Err(e),
+        Err(
+            e @ (Error::NotFound { .. }
+            | Error::Forbidden { .. }
+            | Error::Status { status: 400, .. }),
+        ) => {
+            found.unavailable.fetch_add(1, Ordering::Relaxed);
+            found
+                .reason
+                .lock()
+                .expect("reason lock")
+                .get_or_insert_with(|| e.to_string());
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `users.listTeams` lookups in flight at once.
+const LOOKUPS_AT_ONCE: usize = 8;
+
 fn users(connector: &RocketChatConnector, table: Arc<RoleTable>) -> ItemStream<'_, Listed> {
     let client = connector.client.clone();
     let notices = connector.client.clone();
+    let found = Arc::new(Deactivated::default());
+    // The lookups run beside the listing (their own rate-limit bucket), so
+    // users.list pages never wait for them; dropping the stream aborts them.
+    let lookups: Arc<Mutex<JoinSet<Result<()>>>> = Arc::default();
+    let permits = Arc::new(Semaphore::new(LOOKUPS_AT_ONCE));
+    let end = (
+        found.clone(),
+        lookups.clone(),
+        connector.client.clone(),
+        FinishGuard(connector.deactivated.clone()),
+    );
+    let shared = connector.deactivated.clone();
     let mut noted_created_at = false;
     let mut reported_roles = false;
     paginate(
@@ -149,12 +388,52 @@ fn users(connector: &RocketChatConnector, table: Arc<RoleTable>) -> ItemStream<'
                         ),
                     }));
                 }
+                if u.active == Some(false) {
+                    let task = look_up_teams(
+                        notices.clone(),
+                        u.id.clone(),
+                        shared.clone(),
+                        found.clone(),
+                    );
+                    let permits = permits.clone();
+                    lookups.lock().expect("lookups lock").spawn(async move {
+                        let _permit = permits.acquire_owned().await;
+                        task.await
+                    });
+                }
                 out.push(Ok(user_listed(u, &table)));
             }
             Err(e) => out.push(Err(e)),
         }
         futures::stream::iter(out)
     })
+    .chain(
+        futures::stream::once(async move {
+            let (found, lookups, client, guard) = end;
+            let mut set = std::mem::take(&mut *lookups.lock().expect("lookups lock"));
+            let mut first_error = None;
+            while let Some(done) = set.join_next().await {
+                match done {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        first_error.get_or_insert(e);
+                    }
+                    // A lookup that panicked: its memberships are unknown.
+                    Err(_) => {
+                        found.unavailable.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            for n in found.notices() {
+                client.note(n);
+            }
+            guard.0.finish(true);
+            // Memberships of a deactivated user were lost: the sync is
+            // incomplete, and the error says which lookup failed.
+            first_error.map(Err)
+        })
+        .filter_map(futures::future::ready),
+    )
     .boxed()
 }
 

@@ -9,20 +9,24 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use roster_core::validate::{BucketPlan, Plan, RateLimitStatus, format_duration};
-use roster_core::{Check, Endpoint, Error, ErrorKind, Result, SyncOptions, ValidationReport};
+use roster_core::{
+    Check, Endpoint, Error, ErrorKind, RateLimitMode, Result, SyncOptions, ValidationReport,
+};
 use tokio::time::Instant;
 
 use crate::RocketChatConnector;
 use crate::endpoints::{
     INFO, InfoDto, ME, MeDto, PERMISSIONS_LIST_ALL, PermissionsDto, ROLES_LIST, TEAMS_LIST_ALL,
-    TEAMS_MEMBERS, TeamsListDto, USERS_LIST, UsersListDto,
+    TEAMS_MEMBERS, TeamsListDto, USERS_LIST, USERS_LIST_TEAMS, UserDto, UsersListDto,
 };
 
 const VIEW_ALL_TEAMS: &str = "view-all-teams";
 const FULL_USER_INFO: &str = "view-full-other-user-info";
 const BYPASS: &str = "api-bypass-rate-limit";
-const ROOM_ADMIN: &str = "view-room-administration";
-const OTHER_CHANNELS: &str = "view-other-user-channels";
+const VIEW_D_ROOM: &str = "view-d-room";
+/// Where an admin raises the limit, and the settings' ids.
+const RATE_LIMITER_SETTINGS: &str = "Administration > Workspace > Settings > Rate Limiter \
+    (API_Enable_Rate_Limiter_Limit_Calls_Default, API_Enable_Rate_Limiter_Limit_Time_Default)";
 
 /// `API_Upper_Count_Limit`'s default: larger counts are clamped to it, so
 /// plans assume it.
@@ -58,6 +62,8 @@ impl Latency {
 #[derive(Debug, Clone, Default)]
 struct Totals {
     users: Option<u64>,
+    /// Deactivated users (one `users.listTeams` lookup each), estimated.
+    deactivated: Option<u64>,
     teams: Option<u64>,
     roles: Option<u64>,
     /// `numberOfUsers` of the sampled teams (when the server reports it).
@@ -88,6 +94,9 @@ fn requests(t: &Totals, shape: Shape) -> Vec<(Endpoint, u64)> {
     if let Some(users) = t.users {
         out.push((USERS_LIST, shape.pages(users)));
     }
+    if let Some(n) = t.deactivated.filter(|&n| n > 0) {
+        out.push((USERS_LIST_TEAMS, n));
+    }
     if t.roles.is_some() {
         out.push((ROLES_LIST, 1));
     }
@@ -104,6 +113,28 @@ fn requests(t: &Totals, shape: Shape) -> Vec<(Endpoint, u64)> {
     out
 }
 
+/// Users read to count the deactivated ones.
+const DEACTIVATED_SAMPLE: u32 = 100;
+
+/// How many of `total` users are deactivated, from the first page of
+/// `users.list` sorted by `active`: exact when the page holds an active
+/// user after the inactive ones; at least the page when it holds none; a
+/// proportion of `total` when the server did not sort.
+fn deactivated_estimate(page: &[UserDto], total: u64) -> u64 {
+    let inactive = page.iter().filter(|u| u.active == Some(false)).count() as u64;
+    let sorted = page
+        .iter()
+        .skip_while(|u| u.active == Some(false))
+        .all(|u| u.active != Some(false));
+    if page.is_empty() || inactive == 0 {
+        0
+    } else if sorted {
+        inactive
+    } else {
+        (inactive as f64 / page.len() as f64 * total as f64).round() as u64
+    }
+}
+
 /// The limit each bucket runs under: `(calls, window)` or unlimited.
 #[derive(Debug, Clone, Copy)]
 struct Limits {
@@ -112,9 +143,11 @@ struct Limits {
 }
 
 impl Limits {
+    /// The slower of the two (calls per second), which paces the sync.
     fn effective(self) -> Option<(u64, Duration)> {
+        let rate = |(n, w): (u64, Duration)| n as f64 / w.as_secs_f64().max(1e-9);
         match (self.server, self.client) {
-            (Some((s, w)), Some((c, cw))) => Some((s.min(c), w.max(cw))),
+            (Some(s), Some(c)) => Some(if rate(c) < rate(s) { c } else { s }),
             (s, c) => s.or(c),
         }
     }
@@ -192,6 +225,15 @@ fn permission_check(perms: Option<&Permissions>, perm: &str, why: &str, fix: &st
         )
     } else {
         Check::pass(name, format!("held via role {}", via.join(", ")))
+    }
+}
+
+/// `N/DUR` as `--rate-limit` takes it.
+fn rate_arg(calls: u64, window: Duration) -> String {
+    if window.subsec_millis() == 0 {
+        format!("{calls}/{}s", window.as_secs())
+    } else {
+        format!("{calls}/{}ms", window.as_millis())
     }
 }
 
@@ -300,31 +342,38 @@ pub(crate) async fn validate(c: &RocketChatConnector) -> Result<ValidationReport
          appear without roles, so all role grants would be missing.",
         "Grant it to one of the token user's roles, or use an admin or a bot holding it.",
     ));
-    if let Some(p) = &perms
-        && can_list_teams
-        && p.via(ROOM_ADMIN).is_empty()
-        && p.via(OTHER_CHANNELS).is_empty()
-    {
-        report.push(Check::warn(
-            format!("permission:{ROOM_ADMIN}"),
-            format!(
-                "the caller holds neither `{ROOM_ADMIN}` nor `{OTHER_CHANNELS}`; some server \
-                 versions need one of them (besides `{VIEW_ALL_TEAMS}`) to list members of \
-                 teams the caller is not in. If member counts look low, grant one."
-            ),
-        ));
-    }
+    report.push(permission_check(
+        perms.as_ref(),
+        VIEW_D_ROOM,
+        "users.list answers 403 without it (apps/meteor/app/api/server/v1/users.ts), so no \
+         user could be read.",
+        "It is held by the user, bot and admin roles by default; restore it for one of the \
+         token user's roles (Administration > Permissions).",
+    ));
+    // In auto mode a bypassing token runs without a client quota; tell the
+    // client before the totals below are read.
+    let bypass_known = perms.as_ref().is_some_and(|p| !p.via(BYPASS).is_empty());
+    client.set_bypasses_rate_limit(bypass_known);
 
     // Totals, cheaply (these calls also reveal rate-limit headers).
     let mut totals = Totals::default();
     let t = Instant::now();
+    // Deactivated users first (`sort={"active":1}`), so one page tells
+    // how many `users.listTeams` lookups the sync will make.
     match client
-        .json::<UsersListDto>(&USERS_LIST.call().query("offset", 0).query("count", 1))
+        .json::<UsersListDto>(
+            &USERS_LIST
+                .call()
+                .query("offset", 0)
+                .query("count", DEACTIVATED_SAMPLE)
+                .query("sort", r#"{"active":1}"#),
+        )
         .await
     {
         Ok(u) => {
             latency.add(t);
             totals.users = Some(u.total);
+            totals.deactivated = Some(deactivated_estimate(&u.users, u.total));
         }
         Err(e) => report.push(Check::warn(
             "plan:users",
@@ -372,12 +421,14 @@ pub(crate) async fn validate(c: &RocketChatConnector) -> Result<ValidationReport
         .as_ref()
         .map(|p| p.via(BYPASS).into_iter().map(str::to_owned).collect())
         .unwrap_or_default();
-    let gate = client.gate();
-    let keys: Vec<String> = [ME, PERMISSIONS_LIST_ALL, USERS_LIST, TEAMS_LIST_ALL]
-        .iter()
-        .map(|e| client.dialect().gate_key(&e.bucket()).to_owned())
-        .collect();
-    let heard: Vec<Option<bool>> = keys.iter().map(|k| gate.is_limited(k)).collect();
+    let probed = [
+        ME,
+        PERMISSIONS_LIST_ALL,
+        USERS_LIST,
+        TEAMS_LIST_ALL,
+        ROLES_LIST,
+    ];
+    let heard: Vec<Option<bool>> = probed.iter().map(|e| client.is_limited(e)).collect();
     let headers_limited = if heard.contains(&Some(true)) {
         Some(true)
     } else if heard.contains(&Some(false)) {
@@ -385,41 +436,86 @@ pub(crate) async fn validate(c: &RocketChatConnector) -> Result<ValidationReport
     } else {
         None
     };
-    let reported = keys.iter().filter_map(|k| gate.reported_limit(k)).min();
+    let reported = probed.iter().filter_map(|e| client.reported_limit(e)).min();
+    // The window: the longest time to a reset announced (a call that opened
+    // a window sees all of it), in whole seconds.
+    let reported_window = probed
+        .iter()
+        .filter_map(|e| client.reported_window(e))
+        .max()
+        .map(|w| Duration::from_secs(w.as_millis().div_ceil(1000).max(1) as u64));
     let limited = headers_limited.unwrap_or(bypass_via.is_empty());
     let permission_word = match (&perms, bypass_via.is_empty()) {
         (None, _) => format!("`{BYPASS}` could not be checked"),
         (Some(_), true) => format!("the caller's roles do not hold `{BYPASS}`"),
         (Some(_), false) => format!("role {} holds `{BYPASS}`", bypass_via.join(", ")),
     };
-    let header_word = match (headers_limited, reported) {
-        (Some(true), Some(l)) => {
+    let header_word = match (headers_limited, reported, reported_window) {
+        (Some(true), Some(l), Some(w)) => format!(
+            "responses carry X-RateLimit-* headers ({l} calls per {})",
+            format_duration(w)
+        ),
+        (Some(true), Some(l), None) => {
             format!("responses carry X-RateLimit-* headers (limit {l} calls per window)")
         }
-        (Some(true), None) => "responses carry X-RateLimit-* headers".to_owned(),
-        (Some(false), _) => "responses carried no rate-limit headers".to_owned(),
-        (None, _) => "no response told".to_owned(),
+        (Some(true), None, _) => "responses carry X-RateLimit-* headers".to_owned(),
+        (Some(false), _, _) => "responses carried no rate-limit headers".to_owned(),
+        (None, _, _) => "no response told".to_owned(),
+    };
+
+    // The pacing the sync will run with, and why.
+    let mode = client.config().rate_limit_mode();
+    let server = limited.then(|| {
+        (
+            reported.unwrap_or(DEFAULT_SERVER_LIMIT),
+            reported_window.unwrap_or(DEFAULT_WINDOW),
+        )
+    });
+    let (client_quota, pacing) = match mode {
+        RateLimitMode::Fixed(q) => (
+            Some((u64::from(q.calls()), q.period())),
+            format!(
+                "--rate-limit {}: a fixed client quota of {} calls per {} per endpoint",
+                rate_arg(u64::from(q.calls()), q.period()),
+                q.calls(),
+                format_duration(q.period())
+            ),
+        ),
+        RateLimitMode::Auto { safe } => match (headers_limited, bypass_via.is_empty()) {
+            (Some(true), _) => (
+                None,
+                "auto: paced by the server's X-RateLimit-* headers (its own numbers, per \
+                 endpoint), no client quota"
+                    .to_owned(),
+            ),
+            (Some(false) | None, false) => (
+                None,
+                format!(
+                    "auto: no client quota, because the token holds `{BYPASS}` and gets no \
+                     rate-limit headers (headers or a 429 later switch to the server's pace at once)"
+                ),
+            ),
+            (_, true) => (
+                Some((u64::from(safe.calls()), safe.period())),
+                format!(
+                    "auto: Rocket.Chat's stock {} calls per {} per endpoint, because the \
+                     server's limit is not known (no headers, no `{BYPASS}`)",
+                    safe.calls(),
+                    format_duration(safe.period())
+                ),
+            ),
+        },
+        _ => (None, "--rate-limit off: no client quota".to_owned()),
     };
     report.rate_limit = Some(RateLimitStatus {
         limited,
-        detail: format!("{permission_word}; {header_word}"),
+        detail: format!("{permission_word}; {header_word}. Pacing: {pacing}"),
     });
 
     // The plan, and what would shorten it.
-    let quota = client
-        .config()
-        .rate_limit
-        .map(|q| (u64::from(q.calls()), q.period()));
-    let window = quota.map_or(DEFAULT_WINDOW, |(_, w)| w);
-    let server = limited.then(|| {
-        (
-            reported.unwrap_or(quota.map_or(DEFAULT_SERVER_LIMIT, |q| q.0)),
-            window,
-        )
-    });
     let limits = Limits {
         server,
-        client: quota,
+        client: client_quota,
     };
     let shape = Shape {
         infinite: c.infinite_count,
@@ -445,17 +541,17 @@ pub(crate) async fn validate(c: &RocketChatConnector) -> Result<ValidationReport
             alt,
             format!(
                 "this token is rate limited; a bot account (bots hold `{BYPASS}` by default) \
-                 granted `{VIEW_ALL_TEAMS}` and `{FULL_USER_INFO}` is not, and with it and \
-                 --rate-limit off the sync would be much faster"
+                 granted `{VIEW_ALL_TEAMS}` and `{FULL_USER_INFO}` is not, and with it the \
+                 default --rate-limit auto runs without a client quota"
             ),
         );
     }
-    if !limited && quota.is_some() {
+    if !limited && client_quota.is_some() {
         let alt = make_plan(&totals, shape, unlimited, lat).estimated();
         advise(
             alt,
             "the server does not limit this token, but the client quota still paces every \
-             endpoint; --rate-limit off (or a higher quota) would be faster"
+             endpoint; --rate-limit auto (the default) or off would be faster"
                 .to_owned(),
         );
     }
@@ -473,23 +569,55 @@ pub(crate) async fn validate(c: &RocketChatConnector) -> Result<ValidationReport
                 .to_owned(),
         );
     }
-    if limited && let Some((calls, w)) = limits.effective() {
-        let raised = Limits {
-            server: Some((calls * 3, w)),
-            client: Some((calls * 3, w)),
-        };
-        let alt = make_plan(&totals, shape, raised, lat).estimated();
-        advise(
-            alt,
-            format!(
-                "a workspace admin can raise API_Enable_Rate_Limiter_Limit_Calls_Default; at \
-                 {} calls per {} (and --rate-limit {}/{}s to match) the sync would be faster",
-                calls * 3,
-                format_duration(w),
-                calls * 3,
-                w.as_secs()
-            ),
-        );
+    match (limited, limits.effective(), limits.server) {
+        // The server's limit paces: an admin can raise it. Never advise a
+        // limit lower than the one in force: three times the calls in the
+        // same window.
+        (true, Some((calls, w)), Some(server)) if server == (calls, w) => {
+            let raised_calls = calls * 3;
+            let fixed = matches!(mode, RateLimitMode::Fixed(_));
+            let raised = Limits {
+                server: Some((raised_calls, w)),
+                // A fixed quota would be raised to match; auto and off
+                // follow the server.
+                client: fixed.then_some((raised_calls, w)),
+            };
+            let alt = make_plan(&totals, shape, raised, lat).estimated();
+            let matching = if fixed {
+                format!(
+                    " (and --rate-limit {} to match, or auto)",
+                    rate_arg(raised_calls, w)
+                )
+            } else {
+                String::new()
+            };
+            advise(
+                alt,
+                format!(
+                    "a workspace admin can raise the limit in {RATE_LIMITER_SETTINGS}; at \
+                     {raised_calls} calls per {}{matching} the sync would be faster",
+                    format_duration(w),
+                ),
+            );
+        }
+        // The client quota is slower than the server's limit.
+        (true, Some((calls, w)), Some((s_calls, s_w))) => {
+            let follow = Limits {
+                server: limits.server,
+                client: None,
+            };
+            let alt = make_plan(&totals, shape, follow, lat).estimated();
+            advise(
+                alt,
+                format!(
+                    "the client quota ({calls} calls per {}) is slower than the server's limit \
+                     ({s_calls} calls per {}); --rate-limit auto follows the server's own numbers",
+                    format_duration(w),
+                    format_duration(s_w)
+                ),
+            );
+        }
+        _ => {}
     }
     report.plan = Some(plan);
     Ok(report)
@@ -502,6 +630,7 @@ mod tests {
     fn totals(users: u64, teams: u64, sample: Vec<u64>) -> Totals {
         Totals {
             users: Some(users),
+            deactivated: None,
             teams: Some(teams),
             roles: Some(15),
             member_sample: sample,
@@ -512,6 +641,39 @@ mod tests {
         infinite: false,
         count: 100,
     };
+
+    #[test]
+    fn deactivated_users_are_counted_from_a_sorted_page() {
+        let page = |actives: &[bool]| -> Vec<UserDto> {
+            actives
+                .iter()
+                .enumerate()
+                .map(|(i, a)| {
+                    serde_json::from_value(serde_json::json!({"_id": format!("u{i}"), "active": a}))
+                        .unwrap()
+                })
+                .collect()
+        };
+        // Sorted, an active user after the inactive ones: exact.
+        assert_eq!(
+            deactivated_estimate(&page(&[false, false, true, true]), 500),
+            2
+        );
+        // Not sorted: a proportion of the total.
+        assert_eq!(
+            deactivated_estimate(&page(&[true, false, true, true]), 400),
+            100
+        );
+        assert_eq!(deactivated_estimate(&page(&[true, true]), 400), 0);
+        assert_eq!(deactivated_estimate(&[], 400), 0);
+        let mut t = totals(2004, 10, vec![]);
+        t.deactivated = Some(37);
+        let r = requests(&t, PAGED);
+        assert_eq!(
+            r.iter().find(|(e, _)| *e == USERS_LIST_TEAMS).unwrap().1,
+            37
+        );
+    }
 
     #[test]
     fn requests_follow_paging() {
@@ -564,5 +726,12 @@ mod tests {
             client: Some((100, Duration::from_secs(60))),
         };
         assert_eq!(l.effective(), Some((10, Duration::from_secs(60))));
+        // A server allowing 10 per second is not paced by a window of 60 s:
+        // a client quota of 100 per minute is then the slower one.
+        let l = Limits {
+            server: Some((10, Duration::from_secs(1))),
+            client: Some((100, Duration::from_secs(60))),
+        };
+        assert_eq!(l.effective(), Some((100, Duration::from_secs(60))));
     }
 }

@@ -230,7 +230,7 @@ async fn forbidden_team_listing_is_incomplete_not_empty() {
 async fn validation_with_a_rejected_token_says_so() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
-        .and(path("/api/v1/info"))
+        .and(path("/api/info"))
         .respond_with(ok(json!({"version": "6.9.0", "success": true})))
         .mount(&server)
         .await;

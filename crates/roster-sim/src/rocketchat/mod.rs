@@ -1,17 +1,28 @@
 //! Rocket.Chat simulator.
 //!
-//! [`RocketChatSim`] serves the REST API v1 endpoints roster's Rocket.Chat
-//! connector reads (`info`, `me`, `permissions.listAll`, `users.list`,
-//! `roles.list`, `roles.getUsersInRole`, `teams.listAll`, `teams.members`)
-//! over a seeded organisation, with the platform's behaviour:
+//! [`RocketChatSim`] serves the endpoints roster's Rocket.Chat connector
+//! reads (`/api/info`, and under `/api/v1`: `me`, `permissions.listAll`,
+//! `users.list`, `users.listTeams`, `roles.list`, `roles.getUsersInRole`,
+//! `teams.listAll`, `teams.members`) over a seeded organisation, with the
+//! platform's behaviour:
 //!
+//! * the version at `/api/info` (no auth); `/api/v1/info` answers 404 as on
+//!   current servers;
 //! * the **fixed-window rate limiter** (10 calls per 60 s per method + path +
-//!   client IP by default), whose windows are aligned to the server's start
-//!   (minus [`SimOptions::window_phase`]), not to a client's first call;
-//!   every request counts, including rejected 429s and 400/403 answers;
-//!   limited callers get `X-RateLimit-Limit`, `X-RateLimit-Remaining` and
-//!   `X-RateLimit-Reset` (epoch ms) on every answer; callers holding
-//!   `api-bypass-rate-limit` are not limited and get no headers;
+//!   client IP by default): an expired window is renewed lazily by the next
+//!   call on that route, so its phase is not the client's to choose (the
+//!   first window is taken to have opened at server start minus
+//!   [`SimOptions::window_phase`]); every request counts, including rejected
+//!   429s and 400/403 answers; limited callers get `X-RateLimit-Limit`,
+//!   `X-RateLimit-Remaining` and `X-RateLimit-Reset` (epoch ms) on every
+//!   answer; callers holding `api-bypass-rate-limit` (admin, bot and app by
+//!   default) are not limited and get no headers;
+//! * `teams.members` lists **active users only** (`Users.findActive`, and
+//!   its `total` counts only them), while `teams.listAll`'s `numberOfUsers`
+//!   counts every member; `users.listTeams?userId=` lists a user's teams,
+//!   active or not, with `isOwner` but no other member role;
+//! * `users.list` needs `view-d-room` and, by default, returns neither
+//!   `createdAt` nor `federated` (see [`SimOptions::include_created_at`]);
 //! * offset/count paging with the silent clamp to
 //!   [`SimOptions::upper_count_limit`], `count=0` for everything, and 400 on
 //!   unknown query parameters;
@@ -119,18 +130,26 @@ impl Default for FixedWindow {
 pub struct SimOptions {
     /// `API_Enable_Rate_Limiter`; `None` disables it. Default: 10 calls per 60 s.
     pub rate_limit: Option<FixedWindow>,
-    /// Whether the `admin` role holds `api-bypass-rate-limit` (Rocket.Chat's
-    /// stock setting). Default `false`: the admin token is limited. `bot` and
-    /// `app` always hold it.
+    /// Whether the `admin` role holds `api-bypass-rate-limit`. Default
+    /// `true`, Rocket.Chat's stock setting: the admin token is not limited
+    /// and gets no headers. `false` models a workspace whose admins revoked
+    /// the bypass. `bot` and `app` always hold it.
     pub admin_bypasses_rate_limit: bool,
     /// `API_Allow_Infinite_Count`: `count=0` returns everything. Default `true`.
     pub allow_infinite_count: bool,
     /// `API_Upper_Count_Limit`: larger counts are silently clamped. Default 100.
     pub upper_count_limit: usize,
-    /// Whether `users.list` returns `createdAt`. Default `true`.
+    /// Whether `users.list` returns `createdAt` (and `federated: true` for
+    /// flagged users), as some older versions do. Default `false`: current
+    /// servers return neither.
     pub include_created_at: bool,
-    /// How far into its first rate-limit window the server already is at
-    /// start-up (windows are aligned to server start minus this). Default 0.
+    /// Whether a 401 has the pre-8.0 body `{status:"error", message}`.
+    /// Default `false`: `{success:false, error}`.
+    pub legacy_unauthorized_body: bool,
+    /// How far into its first rate-limit window every route already is at
+    /// start-up (other clients' traffic): each route's first window opened
+    /// at server start minus this; later windows open lazily, at the first
+    /// call after the previous one ended. Default 0.
     pub window_phase: Duration,
     /// The active-user limit `licenses.maxActiveUsers` reports; `None` (the
     /// default): unlimited (`null`).
@@ -145,10 +164,11 @@ impl Default for SimOptions {
     fn default() -> Self {
         Self {
             rate_limit: Some(FixedWindow::default()),
-            admin_bypasses_rate_limit: false,
+            admin_bypasses_rate_limit: true,
             allow_infinite_count: true,
             upper_count_limit: 100,
-            include_created_at: true,
+            include_created_at: false,
+            legacy_unauthorized_body: false,
             window_phase: Duration::ZERO,
             max_active_users: None,
             now: None,
@@ -224,8 +244,8 @@ impl RocketChatSim {
         }
     }
 
-    /// An administrator (roles `admin`, `user`): every permission. Rate
-    /// limited unless [`SimOptions::admin_bypasses_rate_limit`].
+    /// An administrator (roles `admin`, `user`): every permission. Not rate
+    /// limited unless [`SimOptions::admin_bypasses_rate_limit`] is off.
     pub fn admin(&self) -> Credentials {
         self.credentials(|c| c.admin)
     }
@@ -249,7 +269,7 @@ impl RocketChatSim {
         self.credentials(|c| c.viewer)
     }
 
-    /// The HTTP API as an axum router (`/api/v1/...`).
+    /// The HTTP API as an axum router (`/api/info`, `/api/v1/...`).
     pub fn router(&self) -> axum::Router {
         routes::router(self.clone())
     }
@@ -260,7 +280,11 @@ impl RocketChatSim {
     }
 
     /// What a correct sync of the current state produces (as seen by an
-    /// admin with full user info).
+    /// admin with full user info), computed from the organisation alone:
+    /// every membership, deactivated users' included; a deactivated user's
+    /// `owner` role shows (`users.listTeams`' `isOwner`) but their
+    /// `moderator` / `leader` roles do not, since no read endpoint returns
+    /// them.
     pub fn ground_truth(&self) -> GroundTruth {
         self.org()
             .ground_truth(self.inner.options.include_created_at)
@@ -290,6 +314,25 @@ impl RocketChatSim {
     /// for it answer `team-does-not-exist`.
     pub fn remove_team(&self, team_id: &str) {
         self.org().teams.retain(|t| t.id != team_id);
+    }
+
+    /// Sets which roles hold `permission` (as an admin would in
+    /// Administration > Permissions), e.g. `set_permission_roles(
+    /// "api-bypass-rate-limit", &["bot", "app"])` to revoke the admins'
+    /// bypass mid-sync. Takes effect on the next request.
+    pub fn set_permission_roles(&self, permission: &str, roles: &[&str]) {
+        self.org().permission_overrides.insert(
+            permission.to_owned(),
+            roles.iter().map(|r| (*r).to_owned()).collect(),
+        );
+    }
+
+    /// Activates or deactivates a user (no-op for unknown ids), as an admin
+    /// would in Administration > Users. Memberships are kept either way.
+    pub fn set_user_active(&self, user_id: &str, active: bool) {
+        if let Some(u) = self.org().users.iter_mut().find(|u| u.id == user_id) {
+            u.active = active;
+        }
     }
 
     /// Adds an active human user with role `user` and returns its `_id`.

@@ -236,6 +236,8 @@ pub(crate) struct Org {
     pub reader_role: String,
     /// The custom role held by the team viewer (view-all-teams only).
     pub auditor_role: String,
+    /// Permission id → roles, replacing the stock table's entry.
+    pub permission_overrides: HashMap<String, Vec<String>>,
     ids: HashSet<String>,
     usernames: HashSet<String>,
     rng: fastrand::Rng,
@@ -361,6 +363,7 @@ impl Org {
             },
             reader_role,
             auditor_role,
+            permission_overrides: HashMap::new(),
             ids,
             usernames: HashSet::with_capacity(spec.users + 4),
             rng: fastrand::Rng::new(),
@@ -570,8 +573,9 @@ impl Org {
         );
     }
 
-    /// The ground truth of the current state.
-    pub fn ground_truth(&self, include_created_at: bool) -> GroundTruth {
+    /// The ground truth of the current state. `old_user_shape`: `users.list`
+    /// returns `createdAt` and the `federated` flag.
+    pub fn ground_truth(&self, old_user_shape: bool) -> GroundTruth {
         let mut gt = GroundTruth::default();
         let users_scope: HashSet<&str> = self
             .roles
@@ -606,7 +610,7 @@ impl Org {
                 } else {
                     AccountType::Human
                 },
-                created_at: if include_created_at {
+                created_at: if old_user_shape {
                     Timestamp::from_unix_millis(u.created_at)
                 } else {
                     None
@@ -617,7 +621,10 @@ impl Org {
             let roles: Vec<serde_json::Value> = u.roles.iter().map(|r| r.as_str().into()).collect();
             let res = Resource::new(ResourceType::User, u.id.as_str(), u.display_name())
                 .with_user(traits)
-                .with_profile("federated", u.is_federated())
+                .with_profile(
+                    "federated",
+                    (old_user_shape && u.federated_flag) || is_matrix_username(&u.username),
+                )
                 .with_profile("roles", roles);
             let mut seen = HashSet::new();
             for r in &u.roles {
@@ -653,7 +660,7 @@ impl Org {
             let mut seen = HashSet::new();
             for m in &team.members {
                 let u = &self.users[m.user];
-                if !u.active || !seen.insert(m.user) {
+                if !seen.insert(m.user) {
                     continue;
                 }
                 let principal = ResourceRef::user(u.id.as_str());
@@ -661,7 +668,15 @@ impl Org {
                     EntitlementId::new(reference.clone(), "member"),
                     principal.clone(),
                 ));
-                for slug in ["owner", "moderator", "leader"] {
+                // Every membership exists, a deactivated user's too; of
+                // theirs, only `owner` can be read (see `ground_truth`'s
+                // doc on `RocketChatSim`).
+                let readable: &[&str] = if u.active {
+                    &["owner", "moderator", "leader"]
+                } else {
+                    &["owner"]
+                };
+                for &slug in readable {
                     if m.roles
                         .as_ref()
                         .is_some_and(|r| r.iter().any(|x| x == slug))

@@ -21,10 +21,7 @@ const API: &str = "/api/v1/";
 const DEFAULT_COUNT: usize = 50;
 
 pub(super) fn router(sim: RocketChatSim) -> Router {
-    Router::new()
-        .route("/api/info", axum::routing::get(super::server::api_info))
-        .fallback(handle)
-        .with_state(sim)
+    Router::new().fallback(handle).with_state(sim)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,16 +35,22 @@ enum Endpoint {
     TeamsListAll,
     TeamsMembers,
     LicensesMaxActiveUsers,
+    UsersListTeams,
 }
 
 fn endpoint(method: &str, path: &str) -> Option<Endpoint> {
     if method != "GET" {
         return None;
     }
+    // The version lives at `/api/info` (`API.default`, no `/v1`, no auth);
+    // `/api/v1/info` was removed after 3.0 and answers 404
+    // (`apps/meteor/app/api/server/default/info.ts`).
+    if path.strip_suffix('/').unwrap_or(path) == "/api/info" {
+        return Some(Endpoint::Info);
+    }
     let name = path.strip_prefix(API)?;
     let name = name.strip_suffix('/').unwrap_or(name);
     Some(match name {
-        "info" => Endpoint::Info,
         "me" => Endpoint::Me,
         "permissions.listAll" => Endpoint::PermissionsListAll,
         "users.list" => Endpoint::UsersList,
@@ -56,6 +59,7 @@ fn endpoint(method: &str, path: &str) -> Option<Endpoint> {
         "teams.listAll" => Endpoint::TeamsListAll,
         "teams.members" => Endpoint::TeamsMembers,
         "licenses.maxActiveUsers" => Endpoint::LicensesMaxActiveUsers,
+        "users.listTeams" => Endpoint::UsersListTeams,
         _ => return None,
     })
 }
@@ -110,10 +114,27 @@ impl ApiError {
     }
 }
 
-fn unauthorized() -> ApiError {
+/// 401: `{success:false, error}` on current servers, `{status:"error",
+/// message}` before 8.0 ([`SimOptions::legacy_unauthorized_body`]).
+fn unauthorized(options: &SimOptions) -> ApiError {
+    let body = if options.legacy_unauthorized_body {
+        json!({"status": "error", "message": "You must be logged in to do this."})
+    } else {
+        json!({"success": false, "error": "You must be logged in to do this."})
+    };
     ApiError {
         status: StatusCode::UNAUTHORIZED,
-        body: json!({"status": "error", "message": "You must be logged in to do this."}),
+        body,
+    }
+}
+
+/// `API.v1.unauthorized()`: despite its name a 403 with `error:
+/// "unauthorized"` (`apps/meteor/app/api/server/api.ts`), as `users.list`
+/// answers without `view-d-room`.
+fn api_unauthorized() -> ApiError {
+    ApiError {
+        status: StatusCode::FORBIDDEN,
+        body: json!({"success": false, "error": "unauthorized"}),
     }
 }
 
@@ -171,8 +192,7 @@ fn set_rate_headers(resp: &mut Response, info: &RateInfo) {
 struct Perms {
     view_all_teams: bool,
     view_full_info: bool,
-    view_room_admin: bool,
-    view_other_channels: bool,
+    view_d_room: bool,
     access_permissions: bool,
     bypass: bool,
 }
@@ -185,7 +205,7 @@ fn permission_table(org: &Org, options: &SimOptions) -> Vec<(&'static str, Vec<S
         bypass.push("admin".to_owned());
     }
     bypass.extend(s(&["bot", "app"]));
-    vec![
+    let mut table = vec![
         ("access-permissions", s(&["admin"])),
         ("api-bypass-rate-limit", bypass),
         (
@@ -204,7 +224,13 @@ fn permission_table(org: &Org, options: &SimOptions) -> Vec<(&'static str, Vec<S
         ("view-other-user-channels", s(&["admin"])),
         ("view-room-administration", s(&["admin"])),
         ("view-user-administration", s(&["admin"])),
-    ]
+    ];
+    for (perm, roles) in &mut table {
+        if let Some(o) = org.permission_overrides.get(*perm) {
+            roles.clone_from(o);
+        }
+    }
+    table
 }
 
 fn perms_of(org: &Org, options: &SimOptions, user: &User) -> Perms {
@@ -218,8 +244,7 @@ fn perms_of(org: &Org, options: &SimOptions, user: &User) -> Perms {
             "api-bypass-rate-limit" => p.bypass = true,
             "view-all-teams" => p.view_all_teams = true,
             "view-full-other-user-info" => p.view_full_info = true,
-            "view-other-user-channels" => p.view_other_channels = true,
-            "view-room-administration" => p.view_room_admin = true,
+            "view-d-room" => p.view_d_room = true,
             _ => {}
         }
     }
@@ -357,7 +382,7 @@ fn user_json(u: &User, full: bool, created_at: bool) -> Value {
     if created_at {
         m.insert("createdAt".into(), iso(u.created_at).into());
     }
-    if u.federated_flag {
+    if created_at && u.federated_flag {
         m.insert("federated".into(), true.into());
     }
     if full {
@@ -390,11 +415,7 @@ fn role_json(r: &Role) -> Value {
 }
 
 fn team_json(org: &Org, t: &Team) -> Value {
-    let active = t
-        .members
-        .iter()
-        .filter(|m| org.users[m.user].active)
-        .count();
+    // `TeamService.listAll` counts `TeamMember` rows: inactive members too.
     let mut v = json!({
         "_id": t.id,
         "name": t.name,
@@ -402,7 +423,7 @@ fn team_json(org: &Org, t: &Team) -> Value {
         "roomId": t.room_id,
         "createdAt": iso(t.created_at),
         "_updatedAt": iso(t.created_at),
-        "numberOfUsers": active,
+        "numberOfUsers": t.members.len(),
     });
     if let (Some(first), Value::Object(m)) = (t.members.first(), &mut v) {
         let u = &org.users[first.user];
@@ -459,14 +480,14 @@ impl RocketChatSim {
                     .map(str::to_owned)
             };
             let (Some(user_id), Some(token)) = (header("x-user-id"), header("x-auth-token")) else {
-                return unauthorized().response();
+                return unauthorized(options).response();
             };
             let perms = {
                 let org = self.org();
                 let caller = org.tokens.get(&token).map(|&i| &org.users[i]);
                 match caller {
                     Some(u) if u.id == user_id && u.active => perms_of(&org, options, u),
-                    _ => return unauthorized().response(),
+                    _ => return unauthorized(options).response(),
                 }
             };
             if options.rate_limit.is_some() && !perms.bypass {
@@ -487,11 +508,12 @@ impl RocketChatSim {
             Some(Fault::ServerError(s)) => Some(server_error(*s)),
             Some(Fault::RateLimited) => {
                 let now = unix_millis();
-                let info = self.inner.limiter.exhausted(now);
+                let route = path.strip_suffix('/').unwrap_or(path);
+                let info = self.inner.limiter.exhausted(method, route, client, now);
                 rate = Some(info);
                 Some(too_many_requests(&info, now))
             }
-            Some(Fault::Unauthorized) => Some(unauthorized().response()),
+            Some(Fault::Unauthorized) => Some(unauthorized(options).response()),
             Some(Fault::NotFound) => Some(not_found()),
             _ => None,
         };
@@ -530,7 +552,7 @@ impl RocketChatSim {
         let options = &self.inner.options;
         let params = Params(parse_query(query));
         if ep == Endpoint::Info {
-            return Ok(json!({"version": "7.4.0", "success": true}));
+            return Ok(json!({"version": super::server::VERSION, "success": true}));
         }
         let token = headers
             .get("x-auth-token")
@@ -538,12 +560,12 @@ impl RocketChatSim {
             .unwrap_or_default();
         let mut org = self.org();
         let Some(&caller) = org.tokens.get(token) else {
-            return Err(unauthorized());
+            return Err(unauthorized(options));
         };
         let perms = perms_of(&org, options, &org.users[caller]);
         let created = options.include_created_at;
         match ep {
-            Endpoint::Info => Ok(json!({"version": "7.4.0", "success": true})),
+            Endpoint::Info => Ok(json!({"version": super::server::VERSION, "success": true})),
             Endpoint::Me => {
                 let mut v = user_json(&org.users[caller], true, created);
                 if let Value::Object(m) = &mut v {
@@ -569,6 +591,11 @@ impl RocketChatSim {
                 Ok(json!({"roles": roles, "success": true}))
             }
             Endpoint::UsersList => {
+                // `apps/meteor/app/api/server/v1/users.ts`: `users.list`
+                // first checks `view-d-room`.
+                if !perms.view_d_room {
+                    return Err(api_unauthorized());
+                }
                 params.only(&["offset", "count", "sort"])?;
                 let sort = params.sort()?;
                 if fault == Some(&Fault::ShiftPages) {
@@ -577,6 +604,16 @@ impl RocketChatSim {
                 let order: Cow<'_, [usize]> = match &sort {
                     Some(s) if sort_dir(s, "username") == Some(false) => {
                         Cow::Owned(org.by_username.iter().rev().copied().collect())
+                    }
+                    // `sort={"active":1}`: deactivated users first (Mongo
+                    // sorts false before true), then by username.
+                    Some(s) if sort_dir(s, "active").is_some() => {
+                        let mut v = org.by_username.clone();
+                        v.sort_by_key(|&i| org.users[i].active);
+                        if sort_dir(s, "active") == Some(false) {
+                            v.reverse();
+                        }
+                        Cow::Owned(v)
                     }
                     Some(s) if sort_dir(s, "_id").is_some() => {
                         let mut v = org.by_username.clone();
@@ -674,10 +711,10 @@ impl RocketChatSim {
                 }
                 let org = &*org;
                 let team = &org.teams[ti];
-                let visible = perms.view_all_teams
-                    || perms.view_room_admin
-                    || perms.view_other_channels
-                    || team.members.iter().any(|m| m.user == caller);
+                // `apps/meteor/app/api/server/v1/teams.ts`: `canSeeAll =
+                // hasPermission(uid, 'view-all-teams', team.roomId)`; else
+                // only members see the list (`TeamService.members`).
+                let visible = perms.view_all_teams || team.members.iter().any(|m| m.user == caller);
                 let members: Vec<_> = if visible {
                     team.members
                         .iter()
@@ -705,6 +742,46 @@ impl RocketChatSim {
                     })
                     .collect();
                 Ok(paged("members", doubled(rows, fault), offset, total))
+            }
+            Endpoint::UsersListTeams => {
+                // `users.listTeams` → `TeamService.findBySubscribedUserIds`
+                // (`apps/meteor/server/services/team/service.ts`): the
+                // user's `TeamMember` rows, active or not. Without
+                // `view-all-teams`, private teams only when the caller is a
+                // member too. Each team carries `isOwner` (the member's
+                // `owner` role); other member roles are not returned.
+                params.only(&["userId"])?;
+                let Some(user_id) = params.get("userId").filter(|u| !u.is_empty()) else {
+                    return Err(bad_request(
+                        "must have required property 'userId' [invalid-params]",
+                        "invalid-params",
+                    ));
+                };
+                let org = &*org;
+                let user = org.users.iter().position(|u| u.id == user_id);
+                let teams: Vec<Value> = org
+                    .teams
+                    .iter()
+                    .filter_map(|t| {
+                        let m = t.members.iter().find(|m| Some(m.user) == user)?;
+                        let visible = perms.view_all_teams
+                            || t.kind == 0
+                            || t.members.iter().any(|m| m.user == caller);
+                        visible.then(|| {
+                            let mut v = team_json(org, t);
+                            let is_owner = m
+                                .roles
+                                .as_ref()
+                                .is_some_and(|r| r.iter().any(|x| x == "owner"));
+                            if let Value::Object(map) = &mut v {
+                                map.remove("numberOfUsers");
+                                map.insert("isOwner".into(), is_owner.into());
+                            }
+                            v
+                        })
+                    })
+                    .collect();
+                Ok(json!({"teams": teams, "success": true}))
             }
         }
     }

@@ -1,37 +1,14 @@
-//! What the simulated workspace says about itself (`GET /api/info`,
-//! `GET /api/v1/licenses.maxActiveUsers`), and seeded dates made relative
+//! What the simulated workspace says about itself (the version served at
+//! `GET /api/info`, `GET /api/v1/licenses.maxActiveUsers`), and seeded dates made relative
 //! to "now".
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
-use roster_core::clock::unix_millis;
 use serde_json::{Value, json};
 
 use super::RocketChatSim;
 use super::org::Org;
-use crate::LoggedRequest;
-use crate::common::json_response;
 
 /// The version the simulator reports.
 pub(super) const VERSION: &str = "7.4.0";
-
-/// `GET /api/info` (no `/v1`, no auth): `{version, success}`.
-pub(super) async fn api_info(State(sim): State<RocketChatSim>) -> Response {
-    let at_ms = unix_millis();
-    let resp = json_response(
-        StatusCode::OK,
-        &json!({"version": VERSION, "success": true}),
-    );
-    sim.inner.log.record(LoggedRequest {
-        at_ms,
-        method: "GET".to_owned(),
-        path: "/api/info".to_owned(),
-        query: String::new(),
-        status: resp.status().as_u16(),
-    });
-    resp
-}
 
 /// The body of `licenses.maxActiveUsers`: the limit (`null` when
 /// unlimited) and the active local (non-federated, human) users.

@@ -84,9 +84,17 @@ fn limited(calls: u32, secs: u64) -> SimOptions {
     }
 }
 
+/// The default limit, with admins that revoked their bypass.
+fn limited_admin() -> SimOptions {
+    SimOptions {
+        admin_bypasses_rate_limit: false,
+        ..SimOptions::default()
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn eleventh_call_in_a_window_is_429_with_exact_body_and_epoch_ms_reset() {
-    let sim = RocketChatSim::new(OrgSpec::small());
+    let sim = RocketChatSim::with_options(OrgSpec::small(), limited_admin());
     let start_ms = roster_core::clock::unix_millis();
     let server = sim.spawn().await;
     let admin = sim.admin();
@@ -137,13 +145,21 @@ async fn eleventh_call_in_a_window_is_429_with_exact_body_and_epoch_ms_reset() {
     assert_eq!(r.header("x-ratelimit-remaining"), Some(9));
     assert_eq!(r.header("x-ratelimit-reset"), Some(reset + 60_000));
     assert_eq!(sim.log().count_status(429), 1);
-    // /info is never limited.
+    // /api/info needs no auth and is never limited; /api/v1/info is gone.
     for _ in 0..20 {
-        let r = get_with(&server, None, "info", &[]).await;
-        assert_eq!(r.status, 200);
-        assert_eq!(r.body, json!({"version": "7.4.0", "success": true}));
-        assert!(r.headers.get("x-ratelimit-limit").is_none());
+        let r = CLIENT
+            .with(Clone::clone)
+            .get(format!("{}/api/info", server.base_url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(r.headers().get("x-ratelimit-limit").is_none());
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body, json!({"version": "7.4.0", "success": true}));
     }
+    assert_eq!(get_with(&server, None, "info", &[]).await.status, 404);
+    assert_eq!(get(&server, &admin, "info").await.status, 404);
 }
 
 #[tokio::test(start_paused = true)]
@@ -180,7 +196,7 @@ async fn rejected_calls_and_errors_count_against_the_window() {
     assert_eq!(r.status, 401);
     assert_eq!(
         r.body,
-        json!({"status": "error", "message": "You must be logged in to do this."})
+        json!({"success": false, "error": "You must be logged in to do this."})
     );
     assert!(r.headers.get("x-ratelimit-reset").is_none());
     assert_eq!(get_with(&server, None, "me", &[]).await.status, 401);
@@ -196,7 +212,7 @@ async fn rejected_calls_and_errors_count_against_the_window() {
 async fn windows_are_aligned_to_server_start_minus_phase_not_first_call() {
     let opts = SimOptions {
         window_phase: Duration::from_secs(45),
-        ..SimOptions::default()
+        ..limited_admin()
     };
     let start_ms = roster_core::clock::unix_millis();
     let sim = RocketChatSim::with_options(OrgSpec::small(), opts);
@@ -211,14 +227,22 @@ async fn windows_are_aligned_to_server_start_minus_phase_not_first_call() {
         assert_eq!(get(&server, &admin, "roles.list").await.status, 200);
     }
     assert_eq!(get(&server, &admin, "roles.list").await.status, 429);
-    tokio::time::sleep_until(roster_core::clock::instant_at_unix_millis(reset)).await;
+    // The expired window is renewed lazily by the next call, 7 s after
+    // the reset: the new window ends 60 s after that call.
+    tokio::time::sleep_until(roster_core::clock::instant_at_unix_millis(reset + 7_000)).await;
+    let renewed_at = roster_core::clock::unix_millis();
     let r = get(&server, &admin, "roles.list").await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("x-ratelimit-remaining"), Some(9));
-    assert_eq!(r.header("x-ratelimit-reset"), Some(reset + 60_000));
+    let renewed = r.header("x-ratelimit-reset").unwrap();
+    assert!(
+        renewed.abs_diff(renewed_at + 60_000) <= 5,
+        "{renewed} vs {renewed_at}"
+    );
+    assert_ne!(renewed, reset + 60_000, "not aligned to the old grid");
 
     // A first call late in a window gets the same reset as an early one.
-    let sim2 = RocketChatSim::new(OrgSpec::small());
+    let sim2 = RocketChatSim::with_options(OrgSpec::small(), limited_admin());
     let s2 = sim2.spawn().await;
     tokio::time::sleep(Duration::from_secs(50)).await;
     let r = get(&s2, &sim2.admin(), "me").await;
@@ -247,16 +271,12 @@ async fn bypass_callers_are_never_limited_and_get_no_headers() {
         .iter()
         .find(|p| p["_id"] == "api-bypass-rate-limit")
         .unwrap();
-    assert_eq!(bypass["roles"], json!(["bot", "app"]));
+    assert_eq!(bypass["roles"], json!(["admin", "bot", "app"]));
     let me = get(&server, &bot, "me").await.body;
     assert!(me["roles"].as_array().unwrap().contains(&json!("bot")));
 
-    // With the stock permission the admin bypasses too.
-    let opts = SimOptions {
-        admin_bypasses_rate_limit: true,
-        ..SimOptions::default()
-    };
-    let sim = RocketChatSim::with_options(OrgSpec::small(), opts);
+    // With the stock permission (the default) the admin bypasses too.
+    let sim = RocketChatSim::new(OrgSpec::small());
     let server = sim.spawn().await;
     let admin = sim.admin();
     for _ in 0..15 {
@@ -478,7 +498,9 @@ async fn permissions_shape_answers() {
     assert!(users.iter().all(|u| u["roles"].is_array()));
     assert!(users.iter().any(|u| u["emails"].is_array()));
     assert!(users.iter().any(|u| u["lastLogin"].is_string()));
-    assert!(users.iter().all(|u| u["createdAt"].is_string()));
+    // Current servers send neither createdAt nor federated.
+    assert!(users.iter().all(|u| u.get("createdAt").is_none()));
+    assert!(users.iter().all(|u| u.get("federated").is_none()));
 
     // permissions.listAll agrees with the enforcement.
     let me = get(&server, &viewer, "me").await.body;
@@ -503,9 +525,9 @@ async fn permissions_shape_answers() {
         assert!(!holds(p), "{p}");
     }
 
-    // Without createdAt.
+    // The older shape, with createdAt.
     let opts = SimOptions {
-        include_created_at: false,
+        include_created_at: true,
         ..unlimited()
     };
     let sim = RocketChatSim::with_options(OrgSpec::small(), opts);
@@ -516,14 +538,14 @@ async fn permissions_shape_answers() {
             .as_array()
             .unwrap()
             .iter()
-            .all(|u| u.get("createdAt").is_none())
+            .all(|u| u["createdAt"].is_string())
     );
     let gt = sim.ground_truth();
     assert!(
         gt.resources
             .iter()
             .filter_map(|r| r.user.as_ref())
-            .all(|u| u.created_at.is_none())
+            .all(|u| u.created_at.is_some())
     );
 }
 
@@ -616,6 +638,23 @@ async fn crawl(server: &SimServer, creds: &Credentials) -> GroundTruth {
                     ),
                     ResourceRef::user(id),
                 ));
+            }
+        }
+        if u["active"] == false {
+            let r = get(server, creds, &format!("users.listTeams?userId={id}")).await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            for t in r.body["teams"].as_array().unwrap() {
+                let team = ResourceRef::new(ResourceType::Team, t["_id"].as_str().unwrap());
+                let mut slugs = vec!["member"];
+                if t["isOwner"] == true {
+                    slugs.push("owner");
+                }
+                for slug in slugs {
+                    gt.grants.push(Grant::new(
+                        EntitlementId::new(team.clone(), slug),
+                        ResourceRef::user(id),
+                    ));
+                }
             }
         }
         gt.resources.push(
@@ -1008,7 +1047,11 @@ async fn faults_fire_exactly_times() {
 
 #[tokio::test(start_paused = true)]
 async fn slow_fault_delays_and_log_records_everything() {
-    let sim = RocketChatSim::with_options(OrgSpec::small(), limited(2, 60));
+    let opts = SimOptions {
+        admin_bypasses_rate_limit: false,
+        ..limited(2, 60)
+    };
+    let sim = RocketChatSim::with_options(OrgSpec::small(), opts);
     let server = sim.spawn().await;
     let admin = sim.admin();
     sim.faults().add(FaultRule::new(
@@ -1053,5 +1096,119 @@ fn large_org_generates_quickly() {
     assert!(
         total < Duration::from_secs(2),
         "generate {generated:?}, total {total:?}"
+    );
+}
+
+#[tokio::test]
+async fn deactivated_members_are_hidden_from_teams_members_but_counted_and_listed_per_user() {
+    let spec = OrgSpec {
+        users: 200,
+        teams: 10,
+        avg_members: 20,
+        custom_roles: 2,
+        seed: 11,
+    };
+    let sim = RocketChatSim::with_options(spec, unlimited());
+    let server = sim.spawn().await;
+    let admin = sim.admin();
+    let (team, inactive_member) = {
+        let org = sim.org();
+        let t = org
+            .teams
+            .iter()
+            .find(|t| t.members.iter().any(|m| !org.users[m.user].active))
+            .expect("a team with a deactivated member");
+        let m = t
+            .members
+            .iter()
+            .find(|m| !org.users[m.user].active)
+            .unwrap();
+        (t.clone(), org.users[m.user].id.clone())
+    };
+    let active = {
+        let org = sim.org();
+        team.members
+            .iter()
+            .filter(|m| org.users[m.user].active)
+            .count()
+    };
+    let r = get(
+        &server,
+        &admin,
+        &format!("teams.members?teamId={}&count=0", team.id),
+    )
+    .await;
+    assert_eq!(r.body["total"], active);
+    let listed: Vec<&str> = r.body["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["user"]["_id"].as_str().unwrap())
+        .collect();
+    assert!(!listed.contains(&inactive_member.as_str()));
+    // numberOfUsers counts every member.
+    let all = get(&server, &admin, "teams.listAll?count=0").await.body;
+    let t = all["teams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["_id"] == team.id.as_str())
+        .unwrap();
+    assert_eq!(t["numberOfUsers"], team.members.len());
+    assert!(team.members.len() > active);
+    // users.listTeams shows the deactivated user's membership.
+    let r = get(
+        &server,
+        &admin,
+        &format!("users.listTeams?userId={inactive_member}"),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert!(
+        r.body["teams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["_id"] == team.id.as_str() && t["isOwner"].is_boolean())
+    );
+    assert_eq!(get(&server, &admin, "users.listTeams").await.status, 400);
+}
+
+#[tokio::test]
+async fn users_list_needs_view_d_room_and_team_visibility_needs_view_all_teams() {
+    let sim = RocketChatSim::with_options(OrgSpec::small(), unlimited());
+    let server = sim.spawn().await;
+    let plain = sim.plain_user();
+    assert_eq!(get(&server, &plain, "users.list").await.status, 200);
+    sim.set_permission_roles("view-d-room", &["admin", "bot"]);
+    let r = get(&server, &plain, "users.list").await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.body, json!({"success": false, "error": "unauthorized"}));
+    // view-room-administration does not reveal other teams' members.
+    sim.set_permission_roles("view-room-administration", &["admin", "user"]);
+    sim.set_permission_roles("view-other-user-channels", &["admin", "user"]);
+    let teams = sim.team_ids();
+    let r = get(
+        &server,
+        &plain,
+        &format!("teams.members?teamId={}", teams[1]),
+    )
+    .await;
+    assert_eq!(r.body["total"], 0);
+}
+
+#[tokio::test]
+async fn legacy_unauthorized_body_is_an_option() {
+    let opts = SimOptions {
+        legacy_unauthorized_body: true,
+        ..unlimited()
+    };
+    let sim = RocketChatSim::with_options(OrgSpec::small(), opts);
+    let server = sim.spawn().await;
+    let r = get_with(&server, None, "me", &[]).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        r.body,
+        json!({"status": "error", "message": "You must be logged in to do this."})
     );
 }
