@@ -10,6 +10,10 @@ fn unmaintained_crates_are_not_in_the_lock_file() {
         ("instant", "unmaintained, RUSTSEC-2024-0384"),
         ("openssl", "TLS is rustls only"),
         ("native-tls", "TLS is rustls only"),
+        (
+            "quanta",
+            "governor runs on roster's TokioClock: no `quanta` feature",
+        ),
     ] {
         let needle = format!("\nname = \"{name}\"\n");
         assert!(!lock.contains(&needle), "`{name}` is in Cargo.lock: {why}");
