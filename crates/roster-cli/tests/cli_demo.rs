@@ -1,4 +1,6 @@
-//! `roster demo`: both simulators, four snapshots, no credentials.
+//! `roster demo`: both simulators, four snapshots, no credentials (only in a
+//! binary built with the `demo` feature, on by default).
+#![cfg(feature = "demo")]
 
 mod common;
 
