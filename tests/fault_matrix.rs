@@ -1,7 +1,9 @@
 //! The fault matrix: both connectors against their simulators with each
 //! fault real servers produce. Every outcome is one of two, nothing in
 //! between: a complete snapshot exactly equal to the ground truth, or
-//! `complete: false` with a warning naming what is missing.
+//! `complete: false` with a warning naming what is missing. Each case also
+//! checks that its fault actually fired (as often as the rule allows), so a
+//! rule whose path stops matching fails instead of passing silently.
 //!
 //! Runs on tokio's paused clock (retry backoffs, rate-limit windows and
 //! slow responses cost no real time). `cargo test --test fault_matrix --
@@ -160,6 +162,26 @@ struct Outcome {
     verdict: String,
 }
 
+/// The case's fault fired: exactly `times` for a bounded rule (every
+/// scheduled firing was reached), at least once for an endless one.
+fn assert_fired(case: &Case, platform: &str, fired: u64) {
+    if case.times == u32::MAX {
+        assert!(
+            fired >= 1,
+            "{} on {platform}: the fault never fired (does the rule still match?)",
+            case.name
+        );
+    } else {
+        assert_eq!(
+            fired,
+            u64::from(case.times),
+            "{} on {platform}: the fault fired {fired} times, not {}",
+            case.name,
+            case.times
+        );
+    }
+}
+
 fn judge(case: &Case, summary: Summary, snap: &Snapshot, truth: &GroundTruth) -> Outcome {
     let expected = Expected {
         resources: &truth.resources,
@@ -232,6 +254,7 @@ async fn run_mattermost(case: &Case) -> Outcome {
             .count();
         assert!(first_pages >= 2, "the shifted listing was read again");
     }
+    assert_fired(case, "Mattermost", sim.faults().fired());
     judge(case, summary, &sink.snapshot(), &sim.ground_truth())
 }
 
@@ -270,6 +293,7 @@ async fn run_rocketchat(case: &Case) -> Outcome {
             .count();
         assert!(first_pages >= 2, "the shifted listing was read again");
     }
+    assert_fired(case, "Rocket.Chat", sim.faults().fired());
     judge(case, summary, &sink.snapshot(), &sim.ground_truth())
 }
 

@@ -14,7 +14,8 @@
 //! * [`sqlite`]: the SQLite snapshot sink and reader.
 //! * [`load`], [`diff`], [`report`]: reading snapshots back and what is
 //!   computed from them.
-//! * [`demo`]: both simulators, synced end to end.
+//! * `demo`: both simulators, synced end to end (the `demo` feature, on by
+//!   default; without it `roster demo` says how to get it and exits 2).
 //! * [`exit`]: exit codes and the `error:` / `hint:` report.
 //! * [`escape`]: the one escaping rule for terminal, CSV and HTML output.
 //!
@@ -22,6 +23,7 @@
 //! people (progress, summaries, errors) goes to stderr.
 
 mod cli;
+#[cfg(feature = "demo")]
 mod demo;
 mod diff;
 mod escape;
@@ -106,10 +108,23 @@ async fn run(cli: Cli, verbose: bool) -> anyhow::Result<u8> {
                 sync::validate(&Target::RocketChat(conn), format).await
             }
         },
+        #[cfg(feature = "demo")]
         Command::Demo(args) => demo::demo(&args, verbose).await,
+        #[cfg(not(feature = "demo"))]
+        Command::Demo(args) => {
+            let cli::DemoArgs { .. } = args;
+            Err(demo_unavailable().into())
+        }
         Command::Diff(args) => diff_cmd(&args),
         Command::Report { report } => report::run(&report),
     }
+}
+
+/// `roster demo` in a binary built without the simulators (`demo` feature off).
+#[cfg_attr(feature = "demo", allow(dead_code))]
+fn demo_unavailable() -> exit::Failure {
+    exit::Failure::usage("this roster was built without the demo (the `demo` feature is off)")
+        .hint("build roster with `--features demo` (on by default) to run the simulators")
 }
 
 fn diff_cmd(args: &cli::DiffArgs) -> anyhow::Result<u8> {
@@ -173,4 +188,23 @@ fn write_diff(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// Without the `demo` feature, `roster demo` is a usage error (exit 2)
+    /// that says which feature to build with.
+    #[test]
+    fn demo_unavailable_is_a_usage_error_naming_the_feature() {
+        let failure = super::demo_unavailable();
+        assert_eq!(failure.code, super::exit::USAGE);
+        assert!(failure.message.contains("`demo` feature"), "{failure:?}");
+        assert!(
+            failure
+                .hint
+                .as_deref()
+                .is_some_and(|h| h.contains("--features demo")),
+            "{failure:?}"
+        );
+    }
 }

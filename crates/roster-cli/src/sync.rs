@@ -186,10 +186,12 @@ impl Sink for StdoutSink {
     }
 }
 
+#[cfg(feature = "demo")]
 /// Writes every record to two sinks (the demo's JSON Lines + SQLite).
 #[derive(Debug)]
 pub struct Tee<A, B>(pub A, pub B);
 
+#[cfg(feature = "demo")]
 impl<A: Sink, B: Sink> Sink for Tee<A, B> {
     type Error = io::Error;
     async fn begin(&mut self, header: &Header) -> io::Result<()> {
@@ -213,6 +215,7 @@ pub async fn interrupted() {
     }
 }
 
+#[cfg(feature = "demo")]
 /// Runs the engine (validation already done) into `sink`.
 pub async fn drive<S: Sink>(
     connector: &dyn Connector,

@@ -543,6 +543,7 @@ async fn unknown_activity_is_never_inactive_or_dormant() {
     assert_eq!(v["unknown"], 0);
 }
 
+#[cfg(feature = "demo")]
 #[tokio::test(flavor = "multi_thread")]
 async fn demo_suggests_reports_and_writes_an_access_review() {
     let dir = tempfile::tempdir().unwrap();

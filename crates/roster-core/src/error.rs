@@ -211,10 +211,6 @@ pub enum Error {
         /// What the server asked for (e.g. "the server asked to wait 3600 s").
         why: String,
     },
-
-    /// The sync was cancelled.
-    #[error("cancelled: {0}")]
-    Cancelled(String),
 }
 
 fn wait_hint(wait: Option<Duration>) -> String {
@@ -264,8 +260,6 @@ pub enum ErrorKind {
     NotFound,
     /// Writing the snapshot failed.
     Sink,
-    /// The sync was cancelled.
-    Cancelled,
 }
 
 impl Error {
@@ -280,7 +274,6 @@ impl Error {
             Error::Redirect { .. } | Error::Connect { .. } => ErrorKind::Connection,
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::Sink { .. } => ErrorKind::Sink,
-            Error::Cancelled(_) => ErrorKind::Cancelled,
             Error::RateLimited { .. }
             | Error::Server { .. }
             | Error::Status { .. }
@@ -361,7 +354,7 @@ impl Error {
     /// Whether the whole sync must stop (credentials revoked): every further
     /// request would fail the same way.
     pub fn is_fatal(&self) -> bool {
-        matches!(self, Error::Unauthorized { .. } | Error::Cancelled(_))
+        matches!(self, Error::Unauthorized { .. })
     }
 }
 

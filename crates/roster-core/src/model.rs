@@ -208,7 +208,7 @@ impl Timestamp {
             .ok()
             .map(|t| Self(t.to_offset(time::UtcOffset::UTC)))
     }
-    /// The current wall-clock time (see [`crate::clock`]).
+    /// The current wall-clock time, from the system clock (see [`crate::clock`]).
     pub fn now() -> Self {
         Self(crate::clock::now_utc())
     }

@@ -137,22 +137,44 @@ impl FaultRule {
 /// The fault injector of one simulator. Cloning shares the rules.
 #[derive(Debug, Clone, Default)]
 pub struct Faults {
-    rules: Arc<Mutex<Vec<FaultRule>>>,
+    inner: Arc<Mutex<FaultState>>,
+}
+
+#[derive(Debug, Default)]
+struct FaultState {
+    /// Active rules, each with its index into `fired`.
+    rules: Vec<(usize, FaultRule)>,
+    /// Firings per rule ever added, in the order added (cleared rules keep
+    /// their count).
+    fired: Vec<u64>,
 }
 
 impl Faults {
     /// Adds a rule.
     pub fn add(&self, rule: FaultRule) {
-        self.rules.lock().expect("faults lock").push(rule);
+        let mut state = self.inner.lock().expect("faults lock");
+        let index = state.fired.len();
+        state.fired.push(0);
+        state.rules.push((index, rule));
     }
-    /// Removes every rule.
+    /// Removes every rule (their firing counts stay readable).
     pub fn clear(&self) {
-        self.rules.lock().expect("faults lock").clear();
+        self.inner.lock().expect("faults lock").rules.clear();
+    }
+    /// How many requests got a fault, over every rule ever added.
+    pub fn fired(&self) -> u64 {
+        self.inner.lock().expect("faults lock").fired.iter().sum()
+    }
+    /// How many requests got a fault from each rule, in the order the rules
+    /// were added (cleared rules included).
+    pub fn fired_per_rule(&self) -> Vec<u64> {
+        self.inner.lock().expect("faults lock").fired.clone()
     }
     /// The fault the request to `path` gets, if any (consumes one firing).
     pub fn take(&self, path: &str) -> Option<Fault> {
-        let mut rules = self.rules.lock().expect("faults lock");
-        for rule in rules.iter_mut() {
+        let mut state = self.inner.lock().expect("faults lock");
+        let FaultState { rules, fired } = &mut *state;
+        for (index, rule) in rules.iter_mut() {
             if !path.contains(&rule.path_contains) {
                 continue;
             }
@@ -164,6 +186,7 @@ impl Faults {
                 if rule.times != u32::MAX {
                     rule.times -= 1;
                 }
+                fired[*index] += 1;
                 return Some(rule.fault.clone());
             }
         }
@@ -299,5 +322,24 @@ mod tests {
         assert_eq!(faults.take("/teams/x/members"), Some(Fault::NotFound));
         assert_eq!(faults.take("/teams/y/members"), Some(Fault::NotFound));
         assert_eq!(faults.take("/teams/y/members"), None);
+        assert_eq!(faults.fired(), 2);
+    }
+
+    #[test]
+    fn firings_are_counted_per_rule_and_survive_clear() {
+        let faults = Faults::default();
+        assert_eq!(faults.fired(), 0);
+        faults.add(FaultRule::new("/members", Fault::NotFound, 1));
+        faults.add(FaultRule::new("/users", Fault::RateLimited, u32::MAX).after(1));
+        assert_eq!(faults.take("/users"), None);
+        assert_eq!(faults.take("/users"), Some(Fault::RateLimited));
+        assert_eq!(faults.take("/users"), Some(Fault::RateLimited));
+        assert_eq!(faults.fired_per_rule(), vec![0, 2]);
+        faults.clear();
+        assert_eq!(faults.take("/members"), None);
+        faults.add(FaultRule::new("/members", Fault::NotFound, 1));
+        assert_eq!(faults.take("/members"), Some(Fault::NotFound));
+        assert_eq!(faults.fired_per_rule(), vec![0, 2, 1]);
+        assert_eq!(faults.fired(), 3);
     }
 }
