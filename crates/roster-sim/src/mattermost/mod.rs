@@ -10,12 +10,12 @@
 //! | `GET /api/v4/users/me` | the caller |
 //! | `GET /api/v4/users/{user_id}` | any user |
 //! | `GET /api/v4/users?page=&per_page=` | ordered by username, includes deactivated users and bots |
-//! | `GET /api/v4/users/stats` | admin only; active human accounts (bots and deactivated users are not counted) |
+//! | `GET /api/v4/users/stats` | any session; active accounts, bots included (deactivated users are not counted) |
 //! | `GET /api/v4/teams?page=&per_page=&include_total_count=` | ordered by display name (ties by id); admins see every team including archived ones, others only open teams |
 //! | `GET /api/v4/teams/{team_id}` | one team |
-//! | `GET /api/v4/teams/{team_id}/members?page=&per_page=` | ordered by user id, removed members hidden |
-//! | `GET /api/v4/reports/users?page_size=&from_column_value=&from_id=` | admin only, cursor-paged by username, excludes bots, has `last_login` |
-//! | `POST /api/v4/users/status/ids` | JSON array of ids (1..=1000) → statuses with `last_activity_at` |
+//! | `GET /api/v4/teams/{team_id}/members?page=&per_page=` | ordered by user id, removed members hidden; a non-admin must be a member (403 otherwise, open team or not) |
+//! | `GET /api/v4/reports/users?page_size=&sort_column=&sort_direction=&from_column_value=&from_id=` | admin only; `page_size` 1..=100 (else 400); keyset-paged by `(sort_column, id)`; excludes bots; `last_login` omitted when 0 |
+//! | `POST /api/v4/users/status/ids` | JSON array of ids (no cap) → statuses with `last_activity_at`; users who never connected are left out |
 //!
 //! Page-based listings follow Mattermost: `page` is 0-based, `per_page`
 //! defaults to 60 and is silently capped to 200, unparsable or negative
@@ -113,6 +113,9 @@ pub struct SimOptions {
     /// `0` = no big team; else team #0 gets exactly this many visible members
     /// (the user count is raised to at least this number).
     pub big_team_members: usize,
+    /// `/reports/users` rows never carry `last_login` (default false), as
+    /// on servers that lay the report out differently.
+    pub legacy_report_layout: bool,
 }
 
 impl Default for SimOptions {
@@ -121,6 +124,7 @@ impl Default for SimOptions {
             rate_limit: None,
             personal_access_tokens: true,
             big_team_members: 0,
+            legacy_report_layout: false,
         }
     }
 }
@@ -134,6 +138,11 @@ impl SimOptions {
     /// Sets `EnableUserAccessTokens`.
     pub fn with_personal_access_tokens(mut self, enabled: bool) -> Self {
         self.personal_access_tokens = enabled;
+        self
+    }
+    /// Lays `/reports/users` rows out without `last_login`.
+    pub fn with_legacy_report_layout(mut self, yes: bool) -> Self {
+        self.legacy_report_layout = yes;
         self
     }
     /// Gives team #0 exactly `members` members.
