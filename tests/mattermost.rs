@@ -49,6 +49,15 @@ async fn sync(conn: &MattermostConnector) -> (Summary, Snapshot) {
     (summary, sink.snapshot())
 }
 
+fn spec(users: usize, teams: usize, avg_members: usize, seed: u64) -> OrgSpec {
+    OrgSpec {
+        users,
+        teams,
+        avg_members,
+        seed,
+    }
+}
+
 fn no_validation() -> SyncOptions {
     SyncOptions {
         validate: false,
@@ -268,6 +277,48 @@ async fn non_admin_token_is_refused_naming_system_admin() {
             .entries()
             .iter()
             .all(|e| !e.path.ends_with("/members"))
+    );
+}
+
+#[tokio::test]
+async fn non_admin_token_without_validation_gives_an_incomplete_snapshot_naming_system_admin() {
+    // Issue 12: a library caller may skip validation. Mattermost then
+    // answers `/teams` with the open teams only; the snapshot must not
+    // pass for complete.
+    let sim = MattermostSim::new(spec(60, 12, 6, 3));
+    let server = sim.spawn().await;
+    let conn = connector(config(&server, MattermostSim::USER_TOKEN));
+    let (result, sink) = sync_with(&conn, no_validation()).await;
+    let summary = result.expect("the sync runs");
+    assert_incomplete_saying(&summary, "manage_system");
+    assert_incomplete_saying(&summary, "System Admin");
+    let snap = sink.snapshot();
+    let teams: Vec<_> = snap
+        .resources
+        .iter()
+        .filter(|r| r.resource_type == roster::core::ResourceType::Team)
+        .collect();
+    assert!(!teams.is_empty(), "the open teams are still written");
+    assert!(teams.iter().all(|t| t.profile["team_type"] == "O"));
+    // One question to /users/me, before any team is read.
+    let log = sim.log().entries();
+    let me = log.iter().position(|e| e.path == "/api/v4/users/me");
+    let first_team = log.iter().position(|e| e.path == "/api/v4/teams");
+    assert!(me.is_some() && me < first_team, "{me:?} {first_team:?}");
+}
+
+#[tokio::test]
+async fn a_validated_admin_is_not_asked_again() {
+    let sim = MattermostSim::new(OrgSpec::small());
+    let server = sim.spawn().await;
+    let conn = connector(config(&server, MattermostSim::ADMIN_TOKEN));
+    let (summary, _) = sync(&conn).await;
+    assert_complete(&summary);
+    assert_eq!(
+        summary.requests_by_endpoint.get("GET /api/v4/users/me"),
+        None,
+        "validation already knew: {:?}",
+        summary.requests_by_endpoint
     );
 }
 
@@ -646,6 +697,112 @@ async fn unavailable_enrichment_warns_but_keeps_the_snapshot_complete() {
     assert_eq!(
         set!(&strip(&snap.resources), "resources"),
         set!(&strip(&sim.ground_truth().resources), "truth")
+    );
+}
+
+#[tokio::test]
+async fn a_report_without_last_login_fields_is_said_not_silently_null() {
+    // Issue 12: older layouts of /reports/users carry no `last_login`;
+    // every user would get last_login_at null with no word about it.
+    let options = SimOptions::default().with_legacy_report_layout(true);
+    let sim = MattermostSim::with_options(OrgSpec::small(), options);
+    let server = sim.spawn().await;
+    let conn = connector(config(&server, MattermostSim::ADMIN_TOKEN));
+    let (summary, snap) = sync(&conn).await;
+    assert!(summary.complete, "optional data: {:?}", summary.warnings);
+    assert!(
+        summary
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("notice:") && w.contains("`last_login`")),
+        "{:?}",
+        summary.warnings
+    );
+    assert!(
+        snap.resources
+            .iter()
+            .filter_map(|r| r.user.as_ref())
+            .all(|u| u.last_login_at.is_none())
+    );
+
+    // A full page without the field is said too, without waiting for the
+    // end of the listing.
+    let options = SimOptions::default().with_legacy_report_layout(true);
+    let sim = MattermostSim::with_options(spec(450, 3, 3, 9), options);
+    let server = sim.spawn().await;
+    let conn = connector(config(&server, MattermostSim::ADMIN_TOKEN));
+    let (summary, _) = sync(&conn).await;
+    let said: Vec<_> = summary
+        .warnings
+        .iter()
+        .filter(|w| w.contains("`last_login`"))
+        .collect();
+    assert_eq!(said.len(), 1, "said once: {:?}", summary.warnings);
+    assert!(said[0].contains("a page of 100 users"), "{said:?}");
+}
+
+#[tokio::test]
+async fn users_who_never_logged_in_are_not_mistaken_for_a_missing_field() {
+    // `last_login` is omitted for users who never logged in: that alone
+    // is no notice.
+    let sim = MattermostSim::new(spec(450, 3, 3, 9));
+    let server = sim.spawn().await;
+    let conn = connector(config(&server, MattermostSim::ADMIN_TOKEN));
+    let (summary, snap) = sync(&conn).await;
+    assert_complete(&summary);
+    assert_matches_truth(&snap, &sim.ground_truth());
+}
+
+#[tokio::test]
+async fn last_logins_are_read_as_parallel_segments_covering_every_user_once() {
+    // Pages of 10 users: every page is one segment whose cursor is the
+    // previous page's last row; each reads one report page and keeps only
+    // its own humans, so last logins at every boundary are exact.
+    let sim = MattermostSim::new(spec(300, 4, 3, 21));
+    let server = sim.spawn().await;
+    let conn = connector(config(&server, MattermostSim::ADMIN_TOKEN).per_page(10));
+    let (summary, sink) = sync_with(&conn, no_validation()).await;
+    let summary = summary.unwrap();
+    assert_complete(&summary);
+    assert_matches_truth(&sink.snapshot(), &sim.ground_truth());
+    let log = sim.log().entries();
+    let reports: Vec<_> = log
+        .iter()
+        .filter(|e| e.path == "/api/v4/reports/users")
+        .collect();
+    let user_pages = log.iter().filter(|e| e.path == "/api/v4/users").count();
+    // One report request per page with humans, none chained.
+    assert!(
+        reports.len() <= user_pages,
+        "{} > {user_pages}",
+        reports.len()
+    );
+    assert!(reports.len() >= 29, "{}", reports.len());
+    assert_eq!(
+        reports
+            .iter()
+            .filter(|e| !e.query.contains("from_id="))
+            .count(),
+        1,
+        "only the first segment starts at the beginning"
+    );
+    assert!(reports.iter().all(|e| e.status == 200));
+
+    // With the default page size, two segments per page of 200.
+    let sim = MattermostSim::new(spec(1_000, 4, 3, 22));
+    let server = sim.spawn().await;
+    let conn = connector(config(&server, MattermostSim::ADMIN_TOKEN));
+    let (summary, sink) = sync_with(&conn, no_validation()).await;
+    let summary = summary.unwrap();
+    assert_complete(&summary);
+    assert_matches_truth(&sink.snapshot(), &sim.ground_truth());
+    assert_eq!(
+        summary
+            .requests_by_endpoint
+            .get("GET /api/v4/reports/users"),
+        Some(&10),
+        "{:?}",
+        summary.requests_by_endpoint
     );
 }
 
