@@ -716,7 +716,10 @@ fn reports_users(
     let from = match (q.get("from_column_value"), q.get("from_id")) {
         (Some(v), Some(id)) if !v.is_empty() && !id.is_empty() => {
             let value = if column == "CreateAt" {
-                SortValue::Int(v.parse().map_err(|_| Reject::InvalidParam("from_column_value"))?)
+                SortValue::Int(
+                    v.parse()
+                        .map_err(|_| Reject::InvalidParam("from_column_value"))?,
+                )
             } else {
                 SortValue::Text(v.to_owned())
             };
@@ -732,8 +735,11 @@ fn reports_users(
             .map(|u| (SortValue::Text(u.username.clone()), u))
             .collect()
     } else {
-        let mut v: Vec<(SortValue, &User)> =
-            org.users.iter().map(|u| (sort_value(u, column), u)).collect();
+        let mut v: Vec<(SortValue, &User)> = org
+            .users
+            .iter()
+            .map(|u| (sort_value(u, column), u))
+            .collect();
         v.sort_by(|a, b| (&a.0, &a.1.id).cmp(&(&b.0, &b.1.id)));
         v
     };
@@ -751,7 +757,11 @@ fn reports_users(
             Some((fv, fid)) => {
                 let here = (value, u.id.as_str());
                 let cursor = (fv, *fid);
-                if downwards { here < cursor } else { here > cursor }
+                if downwards {
+                    here < cursor
+                } else {
+                    here > cursor
+                }
             }
         })
         .take(size)
@@ -762,7 +772,9 @@ fn reports_users(
         page.reverse();
     }
     Ok(Value::Array(
-        page.into_iter().map(|u| report_json(u, legacy_layout)).collect(),
+        page.into_iter()
+            .map(|u| report_json(u, legacy_layout))
+            .collect(),
     ))
 }
 

@@ -581,7 +581,12 @@ async fn team_member_permissions_and_errors() {
             })
         })
         .expect("an open team without the plain user");
-    let denied = get(&outsider, &format!("/api/v4/teams/{open_elsewhere}/members"), U).await;
+    let denied = get(
+        &outsider,
+        &format!("/api/v4/teams/{open_elsewhere}/members"),
+        U,
+    )
+    .await;
     assert_eq!(denied.status, StatusCode::FORBIDDEN);
     assert_eq!(denied.json()["id"], "api.context.permissions.app_error");
     // Reading the team itself stays allowed (getTeam lets anyone see open teams).
@@ -715,7 +720,9 @@ async fn reports_are_cursor_paged_admin_only_and_skip_bots() {
 
     // Anything but `desc` sorts ascending; `desc` descending.
     let asc = ids(
-        &get(&sim, "/api/v4/reports/users?page_size=100", A).await.rows(),
+        &get(&sim, "/api/v4/reports/users?page_size=100", A)
+            .await
+            .rows(),
         "username",
     );
     for other in ["asc", "ASC", "up", "descending", ""] {
@@ -729,9 +736,13 @@ async fn reports_are_cursor_paged_admin_only_and_skip_bots() {
         assert_eq!(ids(&rows.rows(), "username"), asc, "sort_direction={other}");
     }
     let desc = ids(
-        &get(&sim, "/api/v4/reports/users?page_size=100&sort_direction=desc", A)
-            .await
-            .rows(),
+        &get(
+            &sim,
+            "/api/v4/reports/users?page_size=100&sort_direction=desc",
+            A,
+        )
+        .await
+        .rows(),
         "username",
     );
     let mut want = desc.clone();
@@ -742,7 +753,10 @@ async fn reports_are_cursor_paged_admin_only_and_skip_bots() {
     // The cursor needs both halves: a value alone reads from the start.
     let half = get(
         &sim,
-        &format!("/api/v4/reports/users?page_size=100&from_column_value={}", asc[50]),
+        &format!(
+            "/api/v4/reports/users?page_size=100&from_column_value={}",
+            asc[50]
+        ),
         A,
     )
     .await;
@@ -801,7 +815,9 @@ async fn reports_are_cursor_paged_admin_only_and_skip_bots() {
 async fn legacy_report_layout_has_no_last_login() {
     let options = SimOptions::default().with_legacy_report_layout(true);
     let sim = MattermostSim::with_options(spec(120, 3, 3, 5), options);
-    let rows = get(&sim, "/api/v4/reports/users?page_size=100", A).await.rows();
+    let rows = get(&sim, "/api/v4/reports/users?page_size=100", A)
+        .await
+        .rows();
     assert_eq!(rows.len(), 100);
     assert!(rows.iter().all(|r| r.get("last_login").is_none()));
     // The ground truth still knows who logged in.
@@ -838,7 +854,11 @@ async fn statuses_carry_last_activity() {
     let never = truth
         .resources
         .iter()
-        .filter(|r| r.user.as_ref().is_some_and(|u| u.last_activity_at.is_none()))
+        .filter(|r| {
+            r.user
+                .as_ref()
+                .is_some_and(|u| u.last_activity_at.is_none())
+        })
         .count();
     assert!(never > 0);
     assert_eq!(rows.len(), user_ids.len() - never);
@@ -865,7 +885,14 @@ async fn statuses_carry_last_activity() {
 
     // No cap on the number of ids (the server has none).
     let many = serde_json::to_string(&vec![user_ids[0].clone(); 5000]).unwrap_or_default();
-    let a = call(&sim, Method::POST, "/api/v4/users/status/ids", Some(A), &many).await;
+    let a = call(
+        &sim,
+        Method::POST,
+        "/api/v4/users/status/ids",
+        Some(A),
+        &many,
+    )
+    .await;
     assert_eq!(a.status, StatusCode::OK);
     assert_eq!(a.rows().len(), 1);
     for bad in ["[]", "{}", "not json", r#"["short"]"#] {
