@@ -452,7 +452,10 @@ async fn mattermost_default_limits_drain_the_burst_without_429s() {
         "{:?}",
         plan.advice
     );
+    let before = sim.log().entries().len();
+    let started = tokio::time::Instant::now();
     let (summary, snap) = sync(&conn).await;
+    let elapsed = started.elapsed();
     assert_complete(&summary);
     assert_matches_truth(&snap, &sim.ground_truth());
     assert!(
@@ -461,6 +464,17 @@ async fn mattermost_default_limits_drain_the_burst_without_429s() {
         summary.requests
     );
     assert_eq!(sim.log().count_status(429), 0, "paced, never rejected");
+    // Gentle but not slow: within 1% of the token bucket's bound. The
+    // bucket was drained by the first validation's requests only in part:
+    // what is left of the burst, then 10 per second.
+    let total = sim.log().entries().len();
+    let spent_before = before.min(101);
+    let burst_left = 101 - spent_before;
+    let bound = Duration::from_secs_f64((total - before).saturating_sub(burst_left) as f64 / 10.0);
+    assert!(
+        elapsed <= bound.mul_f64(1.01),
+        "elapsed {elapsed:?}, token-bucket bound {bound:?}"
+    );
 }
 
 // ------------------------------------------------------------ faults

@@ -727,46 +727,80 @@ fn reports_users(
         }
         _ => None,
     };
-    let mut ordered: Vec<(SortValue, &User)> = if column == "Username" {
-        // `user_order` is already sorted by (username, id).
-        org.user_order
-            .iter()
-            .map(|&i| &org.users[i as usize])
-            .map(|u| (SortValue::Text(u.username.clone()), u))
-            .collect()
-    } else {
-        let mut v: Vec<(SortValue, &User)> = org
-            .users
-            .iter()
-            .map(|u| (sort_value(u, column), u))
-            .collect();
-        v.sort_by(|a, b| (&a.0, &a.1.id).cmp(&(&b.0, &b.1.id)));
-        v
-    };
-    ordered.retain(|(_, u)| !u.is_bot);
     // Reading down a descending sort, or up an ascending one, walks the
     // keys from high to low.
     let downwards = desc != backwards;
-    if downwards {
-        ordered.reverse();
-    }
-    let mut page: Vec<&User> = ordered
-        .iter()
-        .filter(|(value, u)| match &from {
-            None => true,
-            Some((fv, fid)) => {
-                let here = (value, u.id.as_str());
-                let cursor = (fv, *fid);
-                if downwards {
-                    here < cursor
-                } else {
-                    here > cursor
-                }
+    let mut page: Vec<&User> = if column == "Username" {
+        // `user_order` is already sorted by (username, id): find the
+        // cursor by binary search and walk from there.
+        let order = &org.user_order;
+        let user = |i: &u32| &org.users[*i as usize];
+        let humans = |u: &&User| !u.is_bot;
+        match (&from, downwards) {
+            (None, false) => order.iter().map(user).filter(humans).take(size).collect(),
+            (None, true) => order
+                .iter()
+                .rev()
+                .map(user)
+                .filter(humans)
+                .take(size)
+                .collect(),
+            (Some((SortValue::Text(v), id)), false) => {
+                let at = order.partition_point(|i| {
+                    let u = user(i);
+                    (u.username.as_str(), u.id.as_str()) <= (v.as_str(), *id)
+                });
+                order[at..]
+                    .iter()
+                    .map(user)
+                    .filter(humans)
+                    .take(size)
+                    .collect()
             }
-        })
-        .take(size)
-        .map(|(_, u)| *u)
-        .collect();
+            (Some((SortValue::Text(v), id)), true) => {
+                let at = order.partition_point(|i| {
+                    let u = user(i);
+                    (u.username.as_str(), u.id.as_str()) < (v.as_str(), *id)
+                });
+                order[..at]
+                    .iter()
+                    .rev()
+                    .map(user)
+                    .filter(humans)
+                    .take(size)
+                    .collect()
+            }
+            (Some((SortValue::Int(_), _)), _) => Vec::new(),
+        }
+    } else {
+        let mut ordered: Vec<(SortValue, &User)> = org
+            .users
+            .iter()
+            .filter(|u| !u.is_bot)
+            .map(|u| (sort_value(u, column), u))
+            .collect();
+        ordered.sort_by(|a, b| (&a.0, &a.1.id).cmp(&(&b.0, &b.1.id)));
+        if downwards {
+            ordered.reverse();
+        }
+        ordered
+            .iter()
+            .filter(|(value, u)| match &from {
+                None => true,
+                Some((fv, fid)) => {
+                    let here = (value, u.id.as_str());
+                    let cursor = (fv, *fid);
+                    if downwards {
+                        here < cursor
+                    } else {
+                        here > cursor
+                    }
+                }
+            })
+            .take(size)
+            .map(|(_, u)| *u)
+            .collect()
+    };
     if backwards {
         // The server reverses a page read backwards into the sort order.
         page.reverse();
