@@ -876,3 +876,34 @@ async fn plan_estimate_is_within_ten_percent_of_a_rate_limited_sync() {
     assert!(free_plan.estimated_ms * 5 < plan.estimated_ms);
     assert!(free_plan.buckets.iter().all(|b| b.limit.is_none()));
 }
+
+/// A sink whose output was closed (a broken pipe) after the header.
+#[derive(Debug, Default)]
+struct ClosedSink;
+
+impl roster::core::Sink for ClosedSink {
+    type Error = std::io::Error;
+    async fn begin(&mut self, _: &roster::core::Header) -> Result<(), Self::Error> {
+        Ok(())
+    }
+    async fn write(&mut self, _: &roster::core::Record) -> Result<(), Self::Error> {
+        Err(std::io::ErrorKind::BrokenPipe.into())
+    }
+    async fn finish(&mut self, _: &Summary) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_sink_that_fails_stops_the_sync_with_enrichment_in_flight() {
+    // Regression: with the users side read ahead in parallel, producers
+    // filled the engine's channel after the sink had failed and waited for
+    // room forever (the CLI hung on a closed stdout).
+    let sim = MattermostSim::new(spec(600, 20, 40, 7));
+    let server = sim.spawn().await;
+    let conn = connector(config(&server, MattermostSim::ADMIN_TOKEN));
+    let result = SyncEngine::new(SyncOptions::default())
+        .run(&conn, &mut ClosedSink)
+        .await;
+    assert!(matches!(result, Err(Error::Sink(_))), "{result:?}");
+}
