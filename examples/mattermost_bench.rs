@@ -8,7 +8,7 @@
 //!   client (mattermostautodriver takes 14 s; the goal is 0.10x, 1.4 s) —
 //!   then without enrichment and at `--concurrency 32` for comparison;
 //! * **scale**: 40,000 users, 5,000 teams, about 200,000 memberships,
-//!   at concurrency 8 and 1 (`--goal-only` skips it).
+//!   at the default concurrency, 8 and 1 (`--goal-only` skips it).
 //!
 //! Run with
 //!
@@ -213,6 +213,13 @@ async fn main() {
         sim.faults()
             .add(FaultRule::new("", Fault::Slow(latency), u32::MAX));
     }
+    let default = SyncOptions::default().concurrency;
+    let by_default = run(
+        &base,
+        &format!("concurrency {default} (default), +{latency_ms} ms"),
+        default,
+    )
+    .await;
     let concurrent = run(&base, &format!("concurrency 8, +{latency_ms} ms"), 8).await;
     let serial = run(&base, &format!("concurrency 1, +{latency_ms} ms"), 1).await;
     sim.faults().clear();
@@ -224,7 +231,7 @@ async fn main() {
     );
 
     let truth = sim.ground_truth();
-    let exact = exact(&[&concurrent, &serial, &raw], &truth);
+    let exact = exact(&[&by_default, &concurrent, &serial, &raw], &truth);
     eprintln!(
         "ground truth: {} resources, {} entitlements, {} grants; every run complete with matching counts: {exact}",
         truth.resources.len(),
