@@ -362,7 +362,8 @@ async fn segment_logins(client: &HttpClient, segment: &Segment, report: &LoginRe
 }
 
 /// Reads the report from the segment's cursor until every human of the
-/// segment has been seen (normally one request) or the report ends.
+/// segment has been seen (normally one request), a page brings none of
+/// them, or the report ends.
 async fn read_segment(
     client: &HttpClient,
     segment: &Segment,
@@ -400,16 +401,20 @@ async fn read_segment(
                 REPORTS_USERS.path
             ));
         }
+        let mut added = false;
         for r in &rows {
-            if segment.humans.contains(&r.id) {
-                seen.insert(r.id.clone());
+            if segment.humans.contains(&r.id) && seen.insert(r.id.clone()) {
+                added = true;
                 if let Some(ms) = r.last_login.filter(|ms| *ms > 0) {
                     found.insert(r.id.clone(), ms);
                 }
             }
         }
+        // A page past the segment's range adds none of its humans: those
+        // still unseen were deleted or renamed since the listing was read
+        // (or were read by the previous page's segment after a shift).
         let short = rows.len() < REPORT_PAGE_SIZE as usize;
-        if short || seen.len() >= segment.humans.len() {
+        if short || !added || seen.len() >= segment.humans.len() {
             break;
         }
         after = rows.last().map(|r| (r.username.clone(), r.id.clone()));
@@ -482,6 +487,35 @@ mod tests {
             nickname: nick.into(),
             ..UserDto::default()
         }
+    }
+
+    #[test]
+    fn a_page_splits_into_segments_cursored_at_the_row_before() {
+        let users: Vec<UserDto> = (0..200)
+            .map(|i| UserDto {
+                id: format!("id{i:03}"),
+                username: format!("user{i:03}"),
+                is_bot: i % 50 == 7,
+                ..UserDto::default()
+            })
+            .collect();
+        let before = Some(("prev".to_owned(), "idprev".to_owned()));
+        let rows = segment_page(users, before.clone());
+        assert_eq!(rows.len(), 200);
+        let (first, second) = (&rows[0].segment, &rows[100].segment);
+        assert!(Arc::ptr_eq(first, &rows[99].segment));
+        assert!(Arc::ptr_eq(second, &rows[199].segment));
+        assert!(!Arc::ptr_eq(first, second));
+        assert_eq!(first.after, before);
+        assert_eq!(
+            second.after,
+            Some(("user099".to_owned(), "id099".to_owned()))
+        );
+        // Bots are not in the report: the segments wait for humans only.
+        assert_eq!(first.humans.len(), 98);
+        assert!(!first.humans.contains("id007") && first.humans.contains("id008"));
+        assert_eq!(second.humans.len(), 98);
+        assert!(segment_page(Vec::new(), None).is_empty());
     }
 
     #[test]
