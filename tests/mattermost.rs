@@ -902,8 +902,12 @@ async fn a_sink_that_fails_stops_the_sync_with_enrichment_in_flight() {
     let sim = MattermostSim::new(spec(600, 20, 40, 7));
     let server = sim.spawn().await;
     let conn = connector(config(&server, MattermostSim::ADMIN_TOKEN));
-    let result = SyncEngine::new(SyncOptions::default())
-        .run(&conn, &mut ClosedSink)
-        .await;
+    // A guard, not a timing: before the fix this never returned.
+    let result = tokio::time::timeout(
+        Duration::from_secs(120),
+        SyncEngine::new(SyncOptions::default()).run(&conn, &mut ClosedSink),
+    )
+    .await
+    .expect("the sync stops when its sink fails");
     assert!(matches!(result, Err(Error::Sink(_))), "{result:?}");
 }

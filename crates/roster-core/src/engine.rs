@@ -230,58 +230,54 @@ impl SyncEngine {
                 () = interrupt => ctx.lost("the sync was interrupted before it finished; everything not yet read is missing".into(), None),
             }
         };
-        let write = async {
-            let written = async {
-                let mut counts = resume.map(ResumeState::counts).unwrap_or_default();
-                let mut resources: HashSet<(ResourceType, ResourceId)> = HashSet::new();
-                let mut entitlements: HashSet<String> = HashSet::new();
-                while let Some(msg) = rx.recv().await {
-                    let record = match msg {
-                        Msg::Record(r) => r,
-                        Msg::Done(done) => {
-                            sink.checkpoint(&done)
-                                .await
-                                .map_err(|e| Error::Sink(e.to_string()))?;
-                            continue;
-                        }
-                    };
-                    if resume.is_some_and(|r| r.is_written(&record)) {
-                        continue;
-                    }
-                    let fresh = match &record {
-                        Record::Resource(r) => {
-                            resources.insert((r.resource_type, r.id.clone())) && {
-                                counts.resource += 1;
-                                true
-                            }
-                        }
-                        Record::Entitlement(e) => {
-                            entitlements.insert(e.id.to_string()) && {
-                                counts.entitlement += 1;
-                                true
-                            }
-                        }
-                        Record::Grant(_) => {
-                            counts.grant += 1;
-                            true
-                        }
-                        Record::Header(_) | Record::Summary(_) => false,
-                    };
-                    if fresh {
-                        sink.write(&record)
+        // `rx` moves into the writer: when the sink fails, the writer ends
+        // and drops it, so producers' sends fail and they stop instead of
+        // waiting for room in a channel no one reads.
+        let sink_ref = &mut *sink;
+        let write = async move {
+            let sink = sink_ref;
+            let mut counts = resume.map(ResumeState::counts).unwrap_or_default();
+            let mut resources: HashSet<(ResourceType, ResourceId)> = HashSet::new();
+            let mut entitlements: HashSet<String> = HashSet::new();
+            while let Some(msg) = rx.recv().await {
+                let record = match msg {
+                    Msg::Record(r) => r,
+                    Msg::Done(done) => {
+                        sink.checkpoint(&done)
                             .await
                             .map_err(|e| Error::Sink(e.to_string()))?;
+                        continue;
                     }
+                };
+                if resume.is_some_and(|r| r.is_written(&record)) {
+                    continue;
                 }
-                Ok::<Counts, Error>(counts)
+                let fresh = match &record {
+                    Record::Resource(r) => {
+                        resources.insert((r.resource_type, r.id.clone())) && {
+                            counts.resource += 1;
+                            true
+                        }
+                    }
+                    Record::Entitlement(e) => {
+                        entitlements.insert(e.id.to_string()) && {
+                            counts.entitlement += 1;
+                            true
+                        }
+                    }
+                    Record::Grant(_) => {
+                        counts.grant += 1;
+                        true
+                    }
+                    Record::Header(_) | Record::Summary(_) => false,
+                };
+                if fresh {
+                    sink.write(&record)
+                        .await
+                        .map_err(|e| Error::Sink(e.to_string()))?;
+                }
             }
-            .await;
-            if written.is_err() {
-                // The sink failed: make the producers' sends fail, so they
-                // stop instead of waiting for room in a channel no one reads.
-                rx.close();
-            }
-            written
+            Ok::<Counts, Error>(counts)
         };
         let ((), counts) = tokio::join!(produce, write);
         let counts = counts?;
