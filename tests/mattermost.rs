@@ -49,6 +49,15 @@ async fn sync(conn: &MattermostConnector) -> (Summary, Snapshot) {
     (summary, sink.snapshot())
 }
 
+fn spec(users: usize, teams: usize, avg_members: usize, seed: u64) -> OrgSpec {
+    OrgSpec {
+        users,
+        teams,
+        avg_members,
+        seed,
+    }
+}
+
 fn no_validation() -> SyncOptions {
     SyncOptions {
         validate: false,
@@ -272,6 +281,48 @@ async fn non_admin_token_is_refused_naming_system_admin() {
 }
 
 #[tokio::test]
+async fn non_admin_token_without_validation_gives_an_incomplete_snapshot_naming_system_admin() {
+    // Issue 12: a library caller may skip validation. Mattermost then
+    // answers `/teams` with the open teams only; the snapshot must not
+    // pass for complete.
+    let sim = MattermostSim::new(spec(60, 12, 6, 3));
+    let server = sim.spawn().await;
+    let conn = connector(config(&server, MattermostSim::USER_TOKEN));
+    let (result, sink) = sync_with(&conn, no_validation()).await;
+    let summary = result.expect("the sync runs");
+    assert_incomplete_saying(&summary, "manage_system");
+    assert_incomplete_saying(&summary, "System Admin");
+    let snap = sink.snapshot();
+    let teams: Vec<_> = snap
+        .resources
+        .iter()
+        .filter(|r| r.resource_type == roster::core::ResourceType::Team)
+        .collect();
+    assert!(!teams.is_empty(), "the open teams are still written");
+    assert!(teams.iter().all(|t| t.profile["team_type"] == "O"));
+    // One question to /users/me, before any team is read.
+    let log = sim.log().entries();
+    let me = log.iter().position(|e| e.path == "/api/v4/users/me");
+    let first_team = log.iter().position(|e| e.path == "/api/v4/teams");
+    assert!(me.is_some() && me < first_team, "{me:?} {first_team:?}");
+}
+
+#[tokio::test]
+async fn a_validated_admin_is_not_asked_again() {
+    let sim = MattermostSim::new(OrgSpec::small());
+    let server = sim.spawn().await;
+    let conn = connector(config(&server, MattermostSim::ADMIN_TOKEN));
+    let (summary, _) = sync(&conn).await;
+    assert_complete(&summary);
+    assert_eq!(
+        summary.requests_by_endpoint.get("GET /api/v4/users/me"),
+        None,
+        "validation already knew: {:?}",
+        summary.requests_by_endpoint
+    );
+}
+
+#[tokio::test]
 async fn bad_token_fails_validation_as_invalid_or_expired() {
     let sim = MattermostSim::new(OrgSpec::small());
     let server = sim.spawn().await;
@@ -401,7 +452,10 @@ async fn mattermost_default_limits_drain_the_burst_without_429s() {
         "{:?}",
         plan.advice
     );
+    let before = sim.log().entries().len();
+    let started = tokio::time::Instant::now();
     let (summary, snap) = sync(&conn).await;
+    let elapsed = started.elapsed();
     assert_complete(&summary);
     assert_matches_truth(&snap, &sim.ground_truth());
     assert!(
@@ -410,6 +464,17 @@ async fn mattermost_default_limits_drain_the_burst_without_429s() {
         summary.requests
     );
     assert_eq!(sim.log().count_status(429), 0, "paced, never rejected");
+    // Gentle but not slow: within 1% of the token bucket's bound. The
+    // bucket was drained by the first validation's requests only in part:
+    // what is left of the burst, then 10 per second.
+    let total = sim.log().entries().len();
+    let spent_before = before.min(101);
+    let burst_left = 101 - spent_before;
+    let bound = Duration::from_secs_f64((total - before).saturating_sub(burst_left) as f64 / 10.0);
+    assert!(
+        elapsed <= bound.mul_f64(1.01),
+        "elapsed {elapsed:?}, token-bucket bound {bound:?}"
+    );
 }
 
 // ------------------------------------------------------------ faults
@@ -650,6 +715,112 @@ async fn unavailable_enrichment_warns_but_keeps_the_snapshot_complete() {
 }
 
 #[tokio::test]
+async fn a_report_without_last_login_fields_is_said_not_silently_null() {
+    // Issue 12: older layouts of /reports/users carry no `last_login`;
+    // every user would get last_login_at null with no word about it.
+    let options = SimOptions::default().with_legacy_report_layout(true);
+    let sim = MattermostSim::with_options(OrgSpec::small(), options);
+    let server = sim.spawn().await;
+    let conn = connector(config(&server, MattermostSim::ADMIN_TOKEN));
+    let (summary, snap) = sync(&conn).await;
+    assert!(summary.complete, "optional data: {:?}", summary.warnings);
+    assert!(
+        summary
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("notice:") && w.contains("`last_login`")),
+        "{:?}",
+        summary.warnings
+    );
+    assert!(
+        snap.resources
+            .iter()
+            .filter_map(|r| r.user.as_ref())
+            .all(|u| u.last_login_at.is_none())
+    );
+
+    // A full page without the field is said too, without waiting for the
+    // end of the listing.
+    let options = SimOptions::default().with_legacy_report_layout(true);
+    let sim = MattermostSim::with_options(spec(450, 3, 3, 9), options);
+    let server = sim.spawn().await;
+    let conn = connector(config(&server, MattermostSim::ADMIN_TOKEN));
+    let (summary, _) = sync(&conn).await;
+    let said: Vec<_> = summary
+        .warnings
+        .iter()
+        .filter(|w| w.contains("`last_login`"))
+        .collect();
+    assert_eq!(said.len(), 1, "said once: {:?}", summary.warnings);
+    assert!(said[0].contains("a page of 100 users"), "{said:?}");
+}
+
+#[tokio::test]
+async fn users_who_never_logged_in_are_not_mistaken_for_a_missing_field() {
+    // `last_login` is omitted for users who never logged in: that alone
+    // is no notice.
+    let sim = MattermostSim::new(spec(450, 3, 3, 9));
+    let server = sim.spawn().await;
+    let conn = connector(config(&server, MattermostSim::ADMIN_TOKEN));
+    let (summary, snap) = sync(&conn).await;
+    assert_complete(&summary);
+    assert_matches_truth(&snap, &sim.ground_truth());
+}
+
+#[tokio::test]
+async fn last_logins_are_read_as_parallel_segments_covering_every_user_once() {
+    // Pages of 10 users: every page is one segment whose cursor is the
+    // previous page's last row; each reads one report page and keeps only
+    // its own humans, so last logins at every boundary are exact.
+    let sim = MattermostSim::new(spec(300, 4, 3, 21));
+    let server = sim.spawn().await;
+    let conn = connector(config(&server, MattermostSim::ADMIN_TOKEN).per_page(10));
+    let (summary, sink) = sync_with(&conn, no_validation()).await;
+    let summary = summary.unwrap();
+    assert_complete(&summary);
+    assert_matches_truth(&sink.snapshot(), &sim.ground_truth());
+    let log = sim.log().entries();
+    let reports: Vec<_> = log
+        .iter()
+        .filter(|e| e.path == "/api/v4/reports/users")
+        .collect();
+    let user_pages = log.iter().filter(|e| e.path == "/api/v4/users").count();
+    // One report request per page with humans, none chained.
+    assert!(
+        reports.len() <= user_pages,
+        "{} > {user_pages}",
+        reports.len()
+    );
+    assert!(reports.len() >= 29, "{}", reports.len());
+    assert_eq!(
+        reports
+            .iter()
+            .filter(|e| !e.query.contains("from_id="))
+            .count(),
+        1,
+        "only the first segment starts at the beginning"
+    );
+    assert!(reports.iter().all(|e| e.status == 200));
+
+    // With the default page size, two segments per page of 200.
+    let sim = MattermostSim::new(spec(1_000, 4, 3, 22));
+    let server = sim.spawn().await;
+    let conn = connector(config(&server, MattermostSim::ADMIN_TOKEN));
+    let (summary, sink) = sync_with(&conn, no_validation()).await;
+    let summary = summary.unwrap();
+    assert_complete(&summary);
+    assert_matches_truth(&sink.snapshot(), &sim.ground_truth());
+    assert_eq!(
+        summary
+            .requests_by_endpoint
+            .get("GET /api/v4/reports/users"),
+        Some(&10),
+        "{:?}",
+        summary.requests_by_endpoint
+    );
+}
+
+#[tokio::test]
 async fn disabled_enrichment_makes_no_enrichment_requests() {
     let sim = MattermostSim::new(OrgSpec::small());
     let server = sim.spawn().await;
@@ -704,4 +875,39 @@ async fn plan_estimate_is_within_ten_percent_of_a_rate_limited_sync() {
     let free_plan = free_conn.validate().await.unwrap().plan.expect("plan");
     assert!(free_plan.estimated_ms * 5 < plan.estimated_ms);
     assert!(free_plan.buckets.iter().all(|b| b.limit.is_none()));
+}
+
+/// A sink whose output was closed (a broken pipe) after the header.
+#[derive(Debug, Default)]
+struct ClosedSink;
+
+impl roster::core::Sink for ClosedSink {
+    type Error = std::io::Error;
+    async fn begin(&mut self, _: &roster::core::Header) -> Result<(), Self::Error> {
+        Ok(())
+    }
+    async fn write(&mut self, _: &roster::core::Record) -> Result<(), Self::Error> {
+        Err(std::io::ErrorKind::BrokenPipe.into())
+    }
+    async fn finish(&mut self, _: &Summary) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_sink_that_fails_stops_the_sync_with_enrichment_in_flight() {
+    // Regression: with the users side read ahead in parallel, producers
+    // filled the engine's channel after the sink had failed and waited for
+    // room forever (the CLI hung on a closed stdout).
+    let sim = MattermostSim::new(spec(600, 20, 40, 7));
+    let server = sim.spawn().await;
+    let conn = connector(config(&server, MattermostSim::ADMIN_TOKEN));
+    // A guard, not a timing: before the fix this never returned.
+    let result = tokio::time::timeout(
+        Duration::from_secs(120),
+        SyncEngine::new(SyncOptions::default()).run(&conn, &mut ClosedSink),
+    )
+    .await
+    .expect("the sync stops when its sink fails");
+    assert!(matches!(result, Err(Error::Sink { .. })), "{result:?}");
 }

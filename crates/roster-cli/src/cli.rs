@@ -392,7 +392,7 @@ pub struct OutputArgs {
     pub format: Option<SnapshotFormat>,
 
     /// Resources whose grants are read at the same time.
-    #[arg(long, env = "ROSTER_CONCURRENCY", value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    #[arg(long, env = "ROSTER_CONCURRENCY", value_name = "N", default_value_t = roster_core::DEFAULT_CONCURRENCY as u16, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
 
     /// Do not draw progress bars on stderr (they are only drawn when stderr is a terminal).

@@ -25,6 +25,11 @@ use crate::resume::ResumeState;
 use crate::sink::Sink;
 use crate::snapshot::{Counts, Header, Record, Summary};
 
+/// Resources whose grants are read at the same time, by default: enough
+/// that a Mattermost sync of 1,000 teams at 10 ms per request is bounded by
+/// the user listing, not by member reads (docs/adr/0004-default-concurrency.md).
+pub const DEFAULT_CONCURRENCY: usize = 16;
+
 /// How a sync runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SyncOptions {
@@ -44,7 +49,7 @@ pub struct SyncOptions {
 impl Default for SyncOptions {
     fn default() -> Self {
         Self {
-            concurrency: 8,
+            concurrency: DEFAULT_CONCURRENCY,
             validate: true,
             max_warnings: 50,
             deadline: None,

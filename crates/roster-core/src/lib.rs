@@ -61,7 +61,7 @@ pub mod testkit;
 pub mod validate;
 
 pub use connector::{Connector, ItemStream, Listed, ResourceSyncer};
-pub use engine::{SyncEngine, SyncOptions};
+pub use engine::{DEFAULT_CONCURRENCY, SyncEngine, SyncOptions};
 pub use error::{Error, ErrorKind, Result};
 pub use http::{Auth, Call, ClientOptions, Endpoint, HttpClient, HttpConfig};
 pub use model::{

@@ -12,7 +12,7 @@ pub(crate) const PING: Endpoint = Endpoint::get("/api/v4/system/ping");
 pub(crate) const ME: Endpoint = Endpoint::get("/api/v4/users/me");
 /// Every user, `page`/`per_page`, ordered by username.
 pub(crate) const USERS: Endpoint = Endpoint::get("/api/v4/users");
-/// Active human users count (admin).
+/// Active users, bots included (any session).
 pub(crate) const USER_STATS: Endpoint = Endpoint::get("/api/v4/users/stats");
 /// Every team (admins also see invite-only ones), ordered by display name.
 pub(crate) const TEAMS: Endpoint = Endpoint::get("/api/v4/teams");
@@ -20,7 +20,8 @@ pub(crate) const TEAMS: Endpoint = Endpoint::get("/api/v4/teams");
 pub(crate) const TEAM_MEMBERS: Endpoint = Endpoint::get("/api/v4/teams/{team_id}/members");
 /// The users report (admin): `last_login`, cursor-paged by username.
 pub(crate) const REPORTS_USERS: Endpoint = Endpoint::get("/api/v4/reports/users");
-/// Statuses (with `last_activity_at`) of up to 1000 user ids.
+/// Statuses (with `last_activity_at`) of the given user ids; users who
+/// never connected are left out.
 pub(crate) const STATUS_IDS: Endpoint = Endpoint::post("/api/v4/users/status/ids");
 
 /// Largest page of `/reports/users` Mattermost serves.
@@ -136,8 +137,9 @@ impl Keyed for TeamMemberDto {
 pub(crate) struct UserReportDto {
     pub(crate) id: String,
     pub(crate) username: String,
-    /// Milliseconds; 0 = never.
-    pub(crate) last_login: i64,
+    /// Milliseconds. Absent (`omitempty`) for users who never logged in,
+    /// and for everyone on servers that lay the report out differently.
+    pub(crate) last_login: Option<i64>,
 }
 
 impl Keyed for UserReportDto {

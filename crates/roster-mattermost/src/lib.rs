@@ -21,7 +21,10 @@
 //! * `validate()` checks the ping, the token (`/users/me`) and System Admin
 //!   (`manage_system`, without which Mattermost silently hides invite-only
 //!   teams), warns when enrichment is unavailable, reports the rate-limit
-//!   status and plans the requests.
+//!   status and plans the requests. The teams listing checks System Admin
+//!   again when validation was skipped (`SyncOptions::validate = false`):
+//!   a token without it yields a `MissingPermission` error, so the open
+//!   teams are written but the summary says `complete: false`.
 //!
 //! Paging (0-based pages, the silent 200 cap, re-reads of shifting
 //! listings), retries, rate limiting and streaming all live in roster-core;
@@ -53,6 +56,8 @@ mod teams;
 mod users;
 mod validate;
 
+use std::sync::{Arc, OnceLock};
+
 use async_trait::async_trait;
 use roster_core::{Auth, Connector, HttpClient, ResourceSyncer, Result, ValidationReport};
 
@@ -67,6 +72,9 @@ pub const NAME: &str = "mattermost";
 pub struct MattermostConnector {
     client: HttpClient,
     config: MattermostConfig,
+    /// Whether the token is a System Admin, once `validate()` or the teams
+    /// listing has asked.
+    caller_is_admin: Arc<OnceLock<bool>>,
 }
 
 impl MattermostConnector {
@@ -76,7 +84,11 @@ impl MattermostConnector {
     /// header. Makes no request.
     pub fn new(config: MattermostConfig) -> Result<Self> {
         let client = HttpClient::new(config.http_config()?, Auth::Bearer(config.token().clone()))?;
-        Ok(Self { client, config })
+        Ok(Self {
+            client,
+            config,
+            caller_is_admin: Arc::default(),
+        })
     }
 
     /// The configuration.
@@ -96,7 +108,7 @@ impl Connector for MattermostConnector {
     }
 
     async fn validate(&self) -> Result<ValidationReport> {
-        validate::validate(&self.client, &self.config).await
+        validate::validate(&self.client, &self.config, &self.caller_is_admin).await
     }
 
     fn syncers(&self) -> Vec<Box<dyn ResourceSyncer + '_>> {
@@ -109,6 +121,7 @@ impl Connector for MattermostConnector {
             Box::new(teams::TeamsSyncer {
                 client: self.client.clone(),
                 per_page: self.config.page_size(),
+                caller_is_admin: self.caller_is_admin.clone(),
             }),
         ]
     }

@@ -4,14 +4,17 @@
 //! many teams at once because [`grants`](ResourceSyncer::grants) is a lazy
 //! stream per team.
 
+use std::sync::{Arc, OnceLock};
+
 use futures::stream;
 use futures::{StreamExt, TryStreamExt};
 use roster_core::{
-    Entitlement, EntitlementId, Grant, HttpClient, ItemStream, Listed, Page, PagingLimits, Purpose,
-    Resource, ResourceRef, ResourceSyncer, ResourceType, paginate,
+    Entitlement, EntitlementId, Error, Grant, HttpClient, ItemStream, Listed, Page, PagingLimits,
+    Purpose, Resource, ResourceRef, ResourceSyncer, ResourceType, paginate,
 };
 
-use crate::endpoints::{TEAM_MEMBERS, TEAMS, TeamDto, TeamMemberDto, paged, paging};
+use crate::endpoints::{ME, TEAM_MEMBERS, TEAMS, TeamDto, TeamMemberDto, UserDto, paged, paging};
+use crate::validate::WHY_ADMIN;
 
 /// The entitlement every member holds.
 pub(crate) const MEMBER: &str = "member";
@@ -25,6 +28,55 @@ pub(crate) const GUEST: &str = "guest";
 pub(crate) struct TeamsSyncer {
     pub(crate) client: HttpClient,
     pub(crate) per_page: u32,
+    /// Whether the token is a System Admin, once known (validation
+    /// records it; otherwise the listing asks `/users/me`).
+    pub(crate) caller_is_admin: Arc<OnceLock<bool>>,
+}
+
+impl TeamsSyncer {
+    /// An error when the token is not a System Admin: Mattermost then
+    /// lists open teams only, and a snapshot of them must not pass for
+    /// complete. Runs even when a library caller skipped validation.
+    async fn admin_guard(&self) -> Option<Error> {
+        let admin = match self.caller_is_admin.get() {
+            Some(&known) => known,
+            None => match self.client.json::<UserDto>(&ME.call()).await {
+                Ok(me) => {
+                    let admin = me.is_system_admin();
+                    let _ = self.caller_is_admin.set(admin);
+                    if !admin {
+                        return Some(not_admin(&me));
+                    }
+                    admin
+                }
+                Err(e) => {
+                    return Some(Error::MissingPermission {
+                        permission: "manage_system".to_owned(),
+                        why: format!(
+                            "cannot tell whether the token is a System Admin ({} failed: {e}); {WHY_ADMIN}",
+                            ME.path
+                        ),
+                    });
+                }
+            },
+        };
+        (!admin).then(|| Error::MissingPermission {
+            permission: "manage_system".to_owned(),
+            why: format!("the token is not a System Admin; {WHY_ADMIN}"),
+        })
+    }
+}
+
+/// The guard's error for `me`, who is not a System Admin.
+fn not_admin(me: &UserDto) -> Error {
+    Error::MissingPermission {
+        permission: "manage_system".to_owned(),
+        why: format!(
+            "token lacks System Admin (manage_system): @{} has only `{}`; {WHY_ADMIN}. Use a personal access token of a System Admin, or a bot account with the system_admin role",
+            me.username,
+            me.roles.trim()
+        ),
+    }
 }
 
 impl ResourceSyncer for TeamsSyncer {
@@ -34,7 +86,11 @@ impl ResourceSyncer for TeamsSyncer {
 
     fn list(&self) -> ItemStream<'_, Listed> {
         let client = self.client.clone();
-        paginate(
+        // The open teams are still listed after the error: what is written
+        // is true, and the summary says `complete: false`.
+        let guard =
+            stream::once(self.admin_guard()).filter_map(|e| futures::future::ready(e.map(Err)));
+        let teams = paginate(
             TEAMS.to_string(),
             paging(self.per_page),
             PagingLimits::default(),
@@ -54,8 +110,8 @@ impl ResourceSyncer for TeamsSyncer {
                 }
             },
         )
-        .map_ok(|t| Listed::from(team_resource(&t)))
-        .boxed()
+        .map_ok(|t| Listed::from(team_resource(&t)));
+        guard.chain(teams).boxed()
     }
 
     fn entitlements<'a>(&'a self, resource: &'a Resource) -> ItemStream<'a, Entitlement> {
@@ -218,6 +274,7 @@ mod tests {
         let syncer = TeamsSyncer {
             client,
             per_page: 200,
+            caller_is_admin: Arc::default(),
         };
         let team = Resource::new(ResourceType::Team, "t1", "T");
         let ents: Vec<Entitlement> = syncer.entitlements(&team).try_collect().await.unwrap();

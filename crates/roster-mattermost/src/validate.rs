@@ -3,6 +3,8 @@
 
 use roster_core::validate::{BucketPlan, Plan, RateLimitStatus};
 use roster_core::{Check, Error, ErrorKind, HttpClient, Result, SyncOptions, ValidationReport};
+use std::sync::OnceLock;
+
 use tokio::time::Instant;
 
 use crate::MattermostConfig;
@@ -23,6 +25,7 @@ fn unreachable(e: &Error) -> bool {
 pub(crate) async fn validate(
     client: &HttpClient,
     config: &MattermostConfig,
+    caller_is_admin: &OnceLock<bool>,
 ) -> Result<ValidationReport> {
     let source = client.config().source();
     let mut report = ValidationReport::new(crate::NAME, &source);
@@ -72,7 +75,8 @@ pub(crate) async fn validate(
         ),
     ));
 
-    // 3. System Admin.
+    // 3. System Admin (remembered for the teams listing's guard).
+    let _ = caller_is_admin.set(me.is_system_admin());
     if !me.is_system_admin() {
         report.push(Check::fail(
             "permission:manage_system",
@@ -282,15 +286,13 @@ async fn plan(
     let server_ms = server_limit.map_or(0, |l| {
         roster_core::ratelimit::fixed_window_lower_bound(total, l, one_sec).as_millis() as u64
     });
-    // Work: users (with enrichment) are read one page after another while
-    // team members are read by `concurrency` teams at once.
+    // Work: user pages are read one after another, each page's
+    // enrichment (its report segments and status lookup) overlapping the
+    // next page's fetch, while team members are read by `concurrency`
+    // teams at once.
     let lat = latency.as_millis().max(1) as u64;
     let concurrency = SyncOptions::default().concurrency as u64;
-    let users_side: u64 = listing
-        .iter()
-        .filter(|(b, _)| *b != TEAMS.bucket() && *b != TEAM_MEMBERS.bucket())
-        .map(|(_, n)| n * lat)
-        .sum();
+    let users_side = user_pages * lat + if config.enriches() { lat } else { 0 };
     let teams_side = team_pages * lat + member_pages * lat / concurrency.max(1);
     let estimated_ms = quota_ms.max(server_ms).max(users_side.max(teams_side));
 
@@ -324,7 +326,7 @@ async fn plan(
         );
     }
     let note = format!(
-        "about {total} requests for ~{users} users and {teams} teams; the user total is /api/v4/users/stats, which counts active humans only (bots and deactivated users add a little), and teams with more than {per_page} members need one more request per {per_page} members"
+        "about {total} requests for ~{users} users and {teams} teams; the user total is /api/v4/users/stats, which counts active users, bots included (deactivated users add a little), and teams with more than {per_page} members need one more request per {per_page} members"
     );
     Ok((
         Plan {

@@ -74,6 +74,15 @@ async fn users_are_paged_until_a_short_page_under_a_subpath() {
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
         .mount(&server)
         .await;
+    // Validation is off, so the teams listing asks who the token is.
+    let mut admin = user(0);
+    admin["roles"] = json!("system_user system_admin");
+    Mock::given(method("GET"))
+        .and(path("/chat/api/v4/users/me"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(admin))
+        .expect(1)
+        .mount(&server)
+        .await;
     catch_all(&server).await;
 
     // A subpath and a trailing slash.
@@ -92,8 +101,9 @@ async fn users_are_paged_until_a_short_page_under_a_subpath() {
     let snap = sink.snapshot();
     assert_eq!(snap.resources.len(), 450);
     assert_eq!(snap.resources[449].display_name, "user0449");
-    // Three users pages (200 + 200 + 50) and one teams page.
-    assert_eq!(summary.requests, 4);
+    // Three users pages (200 + 200 + 50), the System Admin check and one
+    // teams page.
+    assert_eq!(summary.requests, 5);
 }
 
 async fn validate_with_me(answer: ResponseTemplate) -> ValidationReport {

@@ -716,7 +716,9 @@ mod tests {
             },
             Duration::from_millis(20),
         );
-        assert_eq!(free.estimated(), Duration::from_millis(20 * 625));
+        // 5,000 member listings, the default concurrency at a time.
+        let rounds = 5000u64.div_ceil(roster_core::DEFAULT_CONCURRENCY as u64);
+        assert_eq!(free.estimated(), Duration::from_millis(20 * rounds));
     }
 
     #[test]

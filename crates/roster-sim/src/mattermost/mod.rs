@@ -10,12 +10,12 @@
 //! | `GET /api/v4/users/me` | the caller |
 //! | `GET /api/v4/users/{user_id}` | any user |
 //! | `GET /api/v4/users?page=&per_page=` | ordered by username, includes deactivated users and bots |
-//! | `GET /api/v4/users/stats` | admin only; active human accounts (bots and deactivated users are not counted) |
+//! | `GET /api/v4/users/stats` | any session; active accounts, bots included (deactivated users are not counted) |
 //! | `GET /api/v4/teams?page=&per_page=&include_total_count=` | ordered by display name (ties by id, or per request with `SimOptions::with_unstable_tie_order`); admins see every team including archived ones, others only open teams |
 //! | `GET /api/v4/teams/{team_id}` | one team |
-//! | `GET /api/v4/teams/{team_id}/members?page=&per_page=` | ordered by user id, removed members hidden |
-//! | `GET /api/v4/reports/users?page_size=&from_column_value=&from_id=` | admin only, cursor-paged by username, excludes bots, has `last_login` |
-//! | `POST /api/v4/users/status/ids` | JSON array of ids (1..=1000) → statuses with `last_activity_at` |
+//! | `GET /api/v4/teams/{team_id}/members?page=&per_page=` | ordered by user id, removed members hidden; a non-admin must be a member (403 otherwise, open team or not) |
+//! | `GET /api/v4/reports/users?page_size=&sort_column=&sort_direction=&from_column_value=&from_id=` | admin only; `page_size` 1..=100 (else 400); keyset-paged by `(sort_column, id)`; excludes bots; `last_login` omitted when 0 |
+//! | `POST /api/v4/users/status/ids` | JSON array of ids (no cap) → statuses with `last_activity_at`; users who never connected are left out |
 //! | `GET /api/v4/license/client` | [`SimOptions::license`] as a string map (`SkuShortName` for admins only) and `X-Version-Id` |
 //!
 //! Generated dates end at [`SimOptions::now`] (default: the start of the current
@@ -135,6 +135,9 @@ pub struct SimOptions {
     /// (deterministic from the seed and a request counter). `None` (the
     /// default): ties are ordered by id.
     pub unstable_tie_order: Option<u64>,
+    /// `/reports/users` rows never carry `last_login` (default false), as
+    /// on servers that lay the report out differently.
+    pub legacy_report_layout: bool,
 }
 
 impl Default for SimOptions {
@@ -147,6 +150,7 @@ impl Default for SimOptions {
             now: None,
             shared_team_names_percent: 0,
             unstable_tie_order: None,
+            legacy_report_layout: false,
         }
     }
 }
@@ -170,6 +174,11 @@ impl SimOptions {
     /// Fixes the organisation's "now" (unix ms), for deterministic dates.
     pub fn with_now(mut self, now_ms: i64) -> Self {
         self.now = Some(now_ms);
+        self
+    }
+    /// Lays `/reports/users` rows out without `last_login`.
+    pub fn with_legacy_report_layout(mut self, yes: bool) -> Self {
+        self.legacy_report_layout = yes;
         self
     }
     /// Gives team #0 exactly `members` members.

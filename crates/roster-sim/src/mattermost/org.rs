@@ -201,6 +201,32 @@ pub(super) struct User {
     /// Last activity in ms; 0 = unknown.
     pub(super) last_activity_at: i64,
     pub(super) status: &'static str,
+    /// What the generator decided about this person, in the snapshot's
+    /// terms. The ground truth is built from this, never from the wire
+    /// fields above, so a wrong mapping rule in the connector cannot be
+    /// copied into the oracle.
+    pub(super) truth: UserTruth,
+}
+
+/// The generator's decisions about one user, recorded as they are made.
+#[derive(Debug, Clone)]
+pub(super) struct UserTruth {
+    /// The name the person is known by (snapshot-format.md: first + last
+    /// name, else nickname, else username), decided per naming branch.
+    pub(super) known_as: String,
+    /// The account was deactivated.
+    pub(super) deactivated: bool,
+    /// A bot account.
+    pub(super) bot: bool,
+    /// The address, when the account has one.
+    pub(super) email: Option<String>,
+    /// When the person last logged in; `None` = never (bots never do).
+    pub(super) logged_in_at: Option<i64>,
+    /// When the person was last active; `None` = never connected (no
+    /// status row on the server).
+    pub(super) active_at: Option<i64>,
+    /// The system roles granted.
+    pub(super) system_roles: Vec<&'static str>,
 }
 
 impl User {
@@ -210,14 +236,17 @@ impl User {
     pub(super) fn is_guest(&self) -> bool {
         self.roles.split_whitespace().any(|r| r == "system_guest")
     }
-    /// The contract's display name: first + last, else nickname, else username.
-    pub(super) fn display_name(&self) -> String {
+    /// The report's `display_name`: Mattermost's
+    /// `User.GetDisplayName(ShowNicknameFullName)` (server/public/model/user.go):
+    /// nickname, else first + last name, else username. (Not the
+    /// snapshot's rule, which puts the full name first.)
+    pub(super) fn report_display_name(&self) -> String {
         let full = format!("{} {}", self.first_name, self.last_name);
         let full = full.trim();
-        if !full.is_empty() {
-            full.to_owned()
-        } else if !self.nickname.is_empty() {
+        if !self.nickname.is_empty() {
             self.nickname.clone()
+        } else if !full.is_empty() {
+            full.to_owned()
         } else {
             self.username.clone()
         }
@@ -260,6 +289,9 @@ pub(super) struct Team {
     pub(super) create_at: i64,
     pub(super) update_at: i64,
     pub(super) delete_at: i64,
+    /// The generator archived the team (the oracle's source; `delete_at`
+    /// is the wire's).
+    pub(super) archived: bool,
     /// Sorted by the member's user id; includes removed rows.
     pub(super) members: Vec<Membership>,
     /// Deleted outright (not archived): the API answers 404.
@@ -446,11 +478,15 @@ impl Org {
 
         let (mut first_name, mut last_name, mut nickname) =
             (capitalize(first), capitalize(last), String::new());
+        // The name the person goes by, decided with each naming branch.
+        let mut known_as = format!("{} {}", capitalize(first), capitalize(last));
         if is_bot {
             first_name.clear();
             last_name.clear();
+            known_as.clone_from(&username);
             if chance(rng, 0.5) {
                 nickname = format!("{} Bot", capitalize(&username));
+                known_as.clone_from(&nickname);
             }
         } else if !special {
             let r = rng.f64();
@@ -459,23 +495,27 @@ impl Org {
                 first_name.clear();
                 last_name.clear();
                 nickname = pick(rng, NICKNAMES).to_owned();
+                known_as.clone_from(&nickname);
             } else if r < 0.10 {
-                // Neither: display name is the username.
+                // Neither: known by the username.
                 first_name.clear();
                 last_name.clear();
+                known_as.clone_from(&username);
             } else if r < 0.13 {
                 // First name only.
                 last_name.clear();
+                known_as = capitalize(first);
             } else if r < 0.30 {
+                // A nickname besides the full name, which still wins.
                 nickname = pick(rng, NICKNAMES).to_owned();
             }
         }
         let email = if is_bot && chance(rng, 0.5) {
-            String::new()
+            None
         } else if is_bot {
-            format!("{username}@bots.example.com")
+            Some(format!("{username}@bots.example.com"))
         } else {
-            format!("{username}@example.com")
+            Some(format!("{username}@example.com"))
         };
         let position = if !is_bot && chance(rng, 0.6) {
             pick(rng, POSITIONS).to_owned()
@@ -491,38 +531,45 @@ impl Org {
                 _ => "saml",
             }
         };
-        let roles = match i {
-            0 | 2 => "system_user system_admin",
-            1 => "system_user",
-            _ if is_bot => "system_user",
+        let system_roles: &[&'static str] = match i {
+            0 | 2 => &["system_user", "system_admin"],
+            1 => &["system_user"],
+            _ if is_bot => &["system_user"],
             _ => match rng.u32(0..100) {
-                0..6 => "system_user system_admin",
-                6..14 => "system_guest",
-                _ => "system_user",
+                0..6 => &["system_user", "system_admin"],
+                6..14 => &["system_guest"],
+                _ => &["system_user"],
             },
-        }
-        .to_owned();
-        let delete_at = if !special && chance(rng, 0.05) {
-            between(rng, update_at, EPOCH_2025_06)
+        };
+        let roles = system_roles.join(" ");
+        let deactivated = !special && chance(rng, 0.05);
+        let delete_at = if deactivated {
+            between(rng, update_at, EPOCH_2025_06).max(1)
         } else {
             0
         };
         let update_at = update_at.max(delete_at);
-        let last_login = if !is_bot && (special || chance(rng, 0.6)) {
-            between(rng, create_at, EPOCH_2025_06)
-        } else {
-            0
-        };
-        let last_activity_at = if special || chance(rng, 0.7) {
-            between(rng, create_at, EPOCH_2025_06)
-        } else {
-            0
-        };
-        let status = if last_activity_at > 0 {
+        let logged_in_at = (!is_bot && (special || chance(rng, 0.6)))
+            .then(|| between(rng, create_at, EPOCH_2025_06).max(1));
+        let active_at =
+            (special || chance(rng, 0.7)).then(|| between(rng, create_at, EPOCH_2025_06).max(1));
+        let status = if active_at.is_some() {
             pick(rng, STATUSES)
         } else {
             "offline"
         };
+        let truth = UserTruth {
+            known_as,
+            deactivated,
+            bot: is_bot,
+            email: email.clone(),
+            logged_in_at,
+            active_at,
+            system_roles: system_roles.to_vec(),
+        };
+        let email = email.unwrap_or_default();
+        let last_login = logged_in_at.unwrap_or(0);
+        let last_activity_at = active_at.unwrap_or(0);
         User {
             id,
             username,
@@ -540,6 +587,7 @@ impl Org {
             last_login,
             last_activity_at,
             status,
+            truth,
         }
     }
 
@@ -640,6 +688,7 @@ impl Org {
             create_at,
             update_at,
             delete_at,
+            archived,
             members,
             gone: false,
         }
@@ -747,7 +796,7 @@ impl Org {
         let user = User {
             id: new_id(&mut self.rng),
             email: format!("{name}@example.com"),
-            username: name,
+            username: name.clone(),
             first_name: String::new(),
             last_name: String::new(),
             nickname: String::new(),
@@ -761,6 +810,15 @@ impl Org {
             last_login: 0,
             last_activity_at: 0,
             status: "offline",
+            truth: UserTruth {
+                known_as: name.clone(),
+                deactivated: false,
+                bot: false,
+                email: Some(format!("{name}@example.com")),
+                logged_in_at: None,
+                active_at: None,
+                system_roles: vec!["system_user"],
+            },
         };
         let id = user.id.clone();
         let key = (user.username.clone(), user.id.clone());
@@ -795,6 +853,7 @@ impl Org {
             create_at: now_ms,
             update_at: now_ms,
             delete_at: 0,
+            archived: false,
             members: Vec::new(),
             gone: false,
         });
@@ -843,7 +902,7 @@ impl Org {
             let team_ref = ResourceRef::new(ResourceType::Team, t.id.as_str());
             resources.push(
                 Resource::new(ResourceType::Team, t.id.as_str(), t.display_name.as_str())
-                    .with_profile("archived", t.delete_at > 0)
+                    .with_profile("archived", t.archived)
                     .with_profile("team_type", t.team_type())
                     .with_profile("name", t.name.as_str()),
             );
@@ -884,41 +943,33 @@ impl Org {
     }
 }
 
-fn ms(v: i64) -> Option<Timestamp> {
-    if v > 0 {
-        Timestamp::from_unix_millis(v)
-    } else {
-        None
-    }
-}
-
+/// A user as the snapshot must show it, from the generator's decisions
+/// (`truth`) and the profile data passed through as is.
 fn user_resource(u: &User) -> Resource {
-    let roles: Vec<serde_json::Value> = u
-        .roles
-        .split_whitespace()
-        .map(serde_json::Value::from)
+    let t = &u.truth;
+    let roles: Vec<serde_json::Value> = t
+        .system_roles
+        .iter()
+        .map(|r| serde_json::Value::from(*r))
         .collect();
-    Resource::new(ResourceType::User, u.id.as_str(), u.display_name())
+    let at = |ms: i64| Timestamp::from_unix_millis(ms);
+    Resource::new(ResourceType::User, u.id.as_str(), t.known_as.as_str())
         .with_user(UserTraits {
             login: u.username.clone(),
-            emails: if u.email.is_empty() {
-                Vec::new()
-            } else {
-                vec![u.email.clone()]
-            },
-            status: if u.delete_at > 0 {
+            emails: t.email.iter().cloned().collect(),
+            status: if t.deactivated {
                 UserStatus::Disabled
             } else {
                 UserStatus::Enabled
             },
-            account_type: if u.is_bot {
+            account_type: if t.bot {
                 AccountType::Service
             } else {
                 AccountType::Human
             },
-            created_at: Timestamp::from_unix_millis(u.create_at),
-            last_login_at: if u.is_bot { None } else { ms(u.last_login) },
-            last_activity_at: ms(u.last_activity_at),
+            created_at: at(u.create_at),
+            last_login_at: t.logged_in_at.and_then(at),
+            last_activity_at: t.active_at.and_then(at),
         })
         .with_profile("system_roles", roles)
         .with_profile("auth_service", u.auth_service)

@@ -18,7 +18,16 @@ const PER_PAGE_DEFAULT: usize = 60;
 const PER_PAGE_MAX: usize = 200;
 const REPORT_PAGE_DEFAULT: usize = 50;
 const REPORT_PAGE_MAX: usize = 100;
-const STATUS_IDS_MAX: usize = 1000;
+/// `model.UserReportSortColumns` (server/public/model/report.go).
+const REPORT_SORT_COLUMNS: &[&str] = &[
+    "CreateAt",
+    "Username",
+    "FirstName",
+    "LastName",
+    "Nickname",
+    "Email",
+    "Roles",
+];
 const BODY_LIMIT: usize = 4 * 1024 * 1024;
 
 pub(super) fn router(sim: MattermostSim) -> Router {
@@ -207,6 +216,10 @@ enum Reject {
     UserNotFound,
     InvalidParam(&'static str),
     InvalidBody(&'static str),
+    /// `/reports/users` with `page_size` ≤ 0 or > 100.
+    InvalidPageSize,
+    /// `/reports/users` with a column it cannot sort by.
+    InvalidSortColumn,
 }
 
 impl Reject {
@@ -218,6 +231,16 @@ impl Reject {
             Reject::UserNotFound => user_not_found(),
             Reject::InvalidParam(name) => invalid_param(name),
             Reject::InvalidBody(name) => invalid_body(name),
+            Reject::InvalidPageSize => mm_error(
+                StatusCode::BAD_REQUEST,
+                "api.getUsersForReporting.invalid_page_size",
+                "Invalid page size.",
+            ),
+            Reject::InvalidSortColumn => mm_error(
+                StatusCode::BAD_REQUEST,
+                "app.user.get_user_report.invalid_sort_column",
+                "Invalid sort column.",
+            ),
         }
     }
 }
@@ -382,25 +405,35 @@ fn member_json(t: &Team, m: &Membership, org: &Org) -> Value {
     })
 }
 
-fn report_json(u: &User) -> Value {
-    json!({
+/// A row of `/reports/users`. `last_login` is `omitempty` on the server
+/// (server/public/model/user.go), so it is absent for users who never
+/// logged in; `legacy_layout` leaves it out of every row, as servers that
+/// lay the report out differently do.
+fn report_json(u: &User, legacy_layout: bool) -> Value {
+    let mut v = json!({
         "id": u.id,
         "username": u.username,
         "email": u.email,
-        "display_name": u.display_name(),
+        "display_name": u.report_display_name(),
         "first_name": u.first_name,
         "last_name": u.last_name,
         "nickname": u.nickname,
         "roles": u.roles,
         "create_at": u.create_at,
         "delete_at": u.delete_at,
-        "last_login": u.last_login,
         "last_status_at": u.last_activity_at,
         "last_post_date": 0,
         "days_active": 0,
         "total_posts": 0,
         "mfa_active": false,
-    })
+    });
+    if u.last_login > 0
+        && !legacy_layout
+        && let Some(obj) = v.as_object_mut()
+    {
+        obj.insert("last_login".to_owned(), Value::from(u.last_login));
+    }
+    v
 }
 
 // ---------------------------------------------------------------- dispatch
@@ -463,7 +496,7 @@ async fn route(sim: &MattermostSim, req: Request, path: &str, query: &str) -> Re
     let q = Query::parse(query);
     let result = {
         let org = sim.org();
-        handle(&org, &route, caller, &q, &body)
+        handle(&org, &sim.inner.options, &route, caller, &q, &body)
     };
     let mut value = match result {
         Ok(v) => v,
@@ -536,6 +569,7 @@ fn page<T>(items: impl Iterator<Item = T>, page: usize, per_page: usize) -> Vec<
 
 fn handle(
     org: &Org,
+    options: &super::SimOptions,
     route: &Route,
     caller: Option<Caller>,
     q: &Query,
@@ -570,14 +604,10 @@ fn handle(
             ))
         }
         Route::UserStats => {
-            if !caller.admin {
-                return Err(Reject::Forbidden);
-            }
-            let n = org
-                .users
-                .iter()
-                .filter(|u| u.delete_at == 0 && !u.is_bot)
-                .count();
+            // Any session; active accounts, bots included: getTotalUsersStats
+            // (server/channels/api4/user.go) → App.GetTotalUsersStats counts
+            // with IncludeBotAccounts: true and without deleted users.
+            let n = org.users.iter().filter(|u| u.delete_at == 0).count();
             Ok(json!({"total_users_count": n}))
         }
         Route::Teams => {
@@ -603,13 +633,19 @@ fn handle(
         }
         Route::TeamMembers(id) => {
             let t = team_for(org, id, caller)?;
+            // getTeamMembers (server/channels/api4/team.go) needs
+            // PermissionViewTeam on the team, which only members (and
+            // admins) hold: open teams are no exception.
+            if !caller.admin && org.membership(t, caller.user).is_none() {
+                return Err(Reject::Forbidden);
+            }
             let (p, per) = q.paging();
             let rows = page(t.members.iter().filter(|m| m.visible()), p, per);
             Ok(Value::Array(
                 rows.into_iter().map(|m| member_json(t, m, org)).collect(),
             ))
         }
-        Route::ReportsUsers => reports_users(org, caller, q),
+        Route::ReportsUsers => reports_users(org, caller, q, options.legacy_report_layout),
         Route::StatusIds => status_ids(org, body),
     }
 }
@@ -627,58 +663,171 @@ fn team_for<'a>(org: &'a Org, id: &str, caller: Caller) -> Result<&'a Team, Reje
     Ok(t)
 }
 
-fn reports_users(org: &Org, caller: Caller, q: &Query) -> Result<Value, Reject> {
+/// The value a report row is sorted and keyed by.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum SortValue {
+    Int(i64),
+    Text(String),
+}
+
+fn sort_value(u: &User, column: &str) -> SortValue {
+    match column {
+        "CreateAt" => SortValue::Int(u.create_at),
+        "Email" => SortValue::Text(u.email.clone()),
+        "FirstName" => SortValue::Text(u.first_name.clone()),
+        "LastName" => SortValue::Text(u.last_name.clone()),
+        "Nickname" => SortValue::Text(u.nickname.clone()),
+        "Roles" => SortValue::Text(u.roles.clone()),
+        _ => SortValue::Text(u.username.clone()),
+    }
+}
+
+/// `GET /reports/users`, as getUsersForReporting
+/// (server/channels/api4/report.go) and `SqlUserStore.GetUserReport`
+/// (server/channels/store/sqlstore/user_store.go) answer it:
+///
+/// * System Admins only; bots are never listed, deactivated users are;
+/// * `page_size` that does not parse → 50; parsed but ≤ 0 or > 100 → 400;
+/// * `sort_column` one of `UserReportSortColumns` (default `Username`),
+///   rows ordered by `(column, Id)`; `sort_direction` is descending only
+///   for exactly `desc`; `direction=up` (`prev` on older servers) reads
+///   backwards from the cursor;
+/// * the keyset cursor applies only when both `from_column_value` and
+///   `from_id` are non-empty: rows strictly after `(value, id)`.
+///
+/// The simulator compares bytes; a real server compares with the
+/// database's collation, which is why the connector never compares keys
+/// itself.
+fn reports_users(
+    org: &Org,
+    caller: Caller,
+    q: &Query,
+    legacy_layout: bool,
+) -> Result<Value, Reject> {
     if !caller.admin {
         return Err(Reject::Forbidden);
     }
-    match q.get("sort_column") {
-        None | Some("" | "Username") => {}
-        Some(_) => return Err(Reject::InvalidParam("sort_column")),
-    }
-    match q.get("direction") {
-        None | Some("" | "next") => {}
-        Some(_) => return Err(Reject::InvalidParam("direction")),
-    }
-    match q.get("sort_direction") {
-        None | Some("" | "asc") => {}
-        Some(_) => return Err(Reject::InvalidParam("sort_direction")),
-    }
-    let size = match q.get("page_size") {
-        None | Some("") => REPORT_PAGE_DEFAULT,
-        Some(v) => match v.parse::<i64>() {
-            Ok(n) if n >= 0 => usize::try_from(n)
-                .unwrap_or(usize::MAX)
-                .min(REPORT_PAGE_MAX),
-            _ => return Err(Reject::InvalidParam("page_size")),
-        },
+    let size = match q.get("page_size").and_then(|v| v.parse::<i64>().ok()) {
+        None => REPORT_PAGE_DEFAULT,
+        Some(n) if n >= 1 && n <= REPORT_PAGE_MAX as i64 => n as usize,
+        Some(_) => return Err(Reject::InvalidPageSize),
     };
-    let start = match q.get("from_column_value").filter(|v| !v.is_empty()) {
-        Some(name) => {
-            let from_id = q.get("from_id").unwrap_or("");
-            org.user_order.partition_point(|&i| {
-                let u = &org.users[i as usize];
-                (u.username.as_str(), u.id.as_str()) <= (name, from_id)
-            })
+    let column = match q.get("sort_column") {
+        None | Some("") => "Username",
+        Some(c) => c,
+    };
+    if !REPORT_SORT_COLUMNS.contains(&column) {
+        return Err(Reject::InvalidSortColumn);
+    }
+    let desc = q.get("sort_direction") == Some("desc");
+    let backwards = matches!(q.get("direction"), Some("up" | "prev"));
+    let from = match (q.get("from_column_value"), q.get("from_id")) {
+        (Some(v), Some(id)) if !v.is_empty() && !id.is_empty() => {
+            let value = if column == "CreateAt" {
+                SortValue::Int(
+                    v.parse()
+                        .map_err(|_| Reject::InvalidParam("from_column_value"))?,
+                )
+            } else {
+                SortValue::Text(v.to_owned())
+            };
+            Some((value, id))
         }
-        None => 0,
+        _ => None,
     };
-    let rows: Vec<Value> = org.user_order[start..]
-        .iter()
-        .map(|&i| &org.users[i as usize])
-        .filter(|u| !u.is_bot)
-        .take(size)
-        .map(report_json)
-        .collect();
-    Ok(Value::Array(rows))
+    // Reading down a descending sort, or up an ascending one, walks the
+    // keys from high to low.
+    let downwards = desc != backwards;
+    let mut page: Vec<&User> = if column == "Username" {
+        // `user_order` is already sorted by (username, id): find the
+        // cursor by binary search and walk from there.
+        let order = &org.user_order;
+        let user = |i: &u32| &org.users[*i as usize];
+        let humans = |u: &&User| !u.is_bot;
+        match (&from, downwards) {
+            (None, false) => order.iter().map(user).filter(humans).take(size).collect(),
+            (None, true) => order
+                .iter()
+                .rev()
+                .map(user)
+                .filter(humans)
+                .take(size)
+                .collect(),
+            (Some((SortValue::Text(v), id)), false) => {
+                let at = order.partition_point(|i| {
+                    let u = user(i);
+                    (u.username.as_str(), u.id.as_str()) <= (v.as_str(), *id)
+                });
+                order[at..]
+                    .iter()
+                    .map(user)
+                    .filter(humans)
+                    .take(size)
+                    .collect()
+            }
+            (Some((SortValue::Text(v), id)), true) => {
+                let at = order.partition_point(|i| {
+                    let u = user(i);
+                    (u.username.as_str(), u.id.as_str()) < (v.as_str(), *id)
+                });
+                order[..at]
+                    .iter()
+                    .rev()
+                    .map(user)
+                    .filter(humans)
+                    .take(size)
+                    .collect()
+            }
+            (Some((SortValue::Int(_), _)), _) => Vec::new(),
+        }
+    } else {
+        let mut ordered: Vec<(SortValue, &User)> = org
+            .users
+            .iter()
+            .filter(|u| !u.is_bot)
+            .map(|u| (sort_value(u, column), u))
+            .collect();
+        ordered.sort_by(|a, b| (&a.0, &a.1.id).cmp(&(&b.0, &b.1.id)));
+        if downwards {
+            ordered.reverse();
+        }
+        ordered
+            .iter()
+            .filter(|(value, u)| match &from {
+                None => true,
+                Some((fv, fid)) => {
+                    let here = (value, u.id.as_str());
+                    let cursor = (fv, *fid);
+                    if downwards {
+                        here < cursor
+                    } else {
+                        here > cursor
+                    }
+                }
+            })
+            .take(size)
+            .map(|(_, u)| *u)
+            .collect()
+    };
+    if backwards {
+        // The server reverses a page read backwards into the sort order.
+        page.reverse();
+    }
+    Ok(Value::Array(
+        page.into_iter()
+            .map(|u| report_json(u, legacy_layout))
+            .collect(),
+    ))
 }
 
+/// `POST /users/status/ids`, as getUserStatusesByIds
+/// (server/channels/api4/status.go): any session, a non-empty JSON array
+/// of ids, no cap on their number. Users without a status row (they
+/// never connected) are left out of the answer.
 fn status_ids(org: &Org, body: &[u8]) -> Result<Value, Reject> {
     let ids: Vec<String> =
         serde_json::from_slice(body).map_err(|_| Reject::InvalidBody("user_ids"))?;
-    if ids.is_empty() || ids.len() > STATUS_IDS_MAX {
-        return Err(Reject::InvalidBody("user_ids"));
-    }
-    if ids.iter().any(|id| !is_valid_id(id)) {
+    if ids.is_empty() || ids.iter().any(|id| !is_valid_id(id)) {
         return Err(Reject::InvalidBody("user_ids"));
     }
     let mut seen = std::collections::HashSet::new();
@@ -686,8 +835,9 @@ fn status_ids(org: &Org, body: &[u8]) -> Result<Value, Reject> {
         .iter()
         .filter(|id| seen.insert(id.as_str()))
         .filter_map(|id| org.user_by_id.get(id))
-        .map(|&i| {
-            let u = &org.users[i as usize];
+        .map(|&i| &org.users[i as usize])
+        .filter(|u| u.last_activity_at > 0)
+        .map(|u| {
             json!({
                 "user_id": u.id,
                 "status": u.status,

@@ -478,15 +478,27 @@ async fn users_page_from_zero_and_cap_per_page_at_200() {
 }
 
 #[tokio::test]
-async fn user_stats_are_admin_only() {
-    let sim = MattermostSim::new(OrgSpec::small());
-    let a = get(&sim, "/api/v4/users/stats", A).await;
-    assert_eq!(a.status, StatusCode::OK);
-    let n = a.json()["total_users_count"].as_u64().unwrap_or(0);
-    assert!(n > 0 && n <= 25);
-    let denied = get(&sim, "/api/v4/users/stats", U).await;
-    assert_eq!(denied.status, StatusCode::FORBIDDEN);
-    assert_eq!(denied.json()["id"], "api.context.permissions.app_error");
+async fn user_stats_are_open_to_any_session_and_count_bots() {
+    let sim = MattermostSim::new(spec(400, 5, 5, 3));
+    let truth = sim.ground_truth();
+    let active = truth
+        .resources
+        .iter()
+        .filter_map(|r| r.user.as_ref())
+        .filter(|u| u.status == UserStatus::Enabled)
+        .count();
+    assert!(
+        truth
+            .resources
+            .iter()
+            .filter_map(|r| r.user.as_ref())
+            .any(|u| u.account_type == AccountType::Service && u.status == UserStatus::Enabled)
+    );
+    for token in [A, U, B] {
+        let a = get(&sim, "/api/v4/users/stats", token).await;
+        assert_eq!(a.status, StatusCode::OK, "{token}");
+        assert_eq!(a.json()["total_users_count"], active, "{token}");
+    }
 }
 
 // ------------------------------------------------------------ teams
@@ -552,6 +564,34 @@ async fn team_member_permissions_and_errors() {
     assert_eq!(other.json()["id"], "api.context.permissions.app_error");
     let open = get(&sim, &format!("/api/v4/teams/{}/members", teams[0]), U).await;
     assert_eq!(open.status, StatusCode::OK);
+    // An open team the plain user is not in: 403 all the same.
+    let outsider = MattermostSim::new(spec(60, 45, 4, 8));
+    let plain = outsider_plain_id(&outsider);
+    let outsider_truth = outsider.ground_truth();
+    let open_elsewhere = outsider_truth
+        .resources
+        .iter()
+        .filter(|r| r.resource_type == ResourceType::Team && r.profile["team_type"] == "O")
+        .map(|r| r.id.to_string())
+        .find(|id| {
+            !outsider_truth.grants.iter().any(|g| {
+                g.entitlement.resource.id.as_str() == id
+                    && g.entitlement.slug == "member"
+                    && g.principal.id.as_str() == plain
+            })
+        })
+        .expect("an open team without the plain user");
+    let denied = get(
+        &outsider,
+        &format!("/api/v4/teams/{open_elsewhere}/members"),
+        U,
+    )
+    .await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+    assert_eq!(denied.json()["id"], "api.context.permissions.app_error");
+    // Reading the team itself stays allowed (getTeam lets anyone see open teams).
+    let team = get(&outsider, &format!("/api/v4/teams/{open_elsewhere}"), U).await;
+    assert_eq!(team.status, StatusCode::OK);
     let admin = get(&sim, &format!("/api/v4/teams/{}/members", teams[2]), A).await;
     assert_eq!(admin.status, StatusCode::OK);
 
@@ -651,6 +691,11 @@ async fn big_team_pages_over_the_cap() {
 
 // ------------------------------------------------------------ reports and status
 
+fn outsider_plain_id(sim: &MattermostSim) -> String {
+    let org = sim.org();
+    org.users[org.plain as usize].id.clone()
+}
+
 #[tokio::test]
 async fn reports_are_cursor_paged_admin_only_and_skip_bots() {
     let sim = MattermostSim::new(spec(260, 5, 5, 12));
@@ -659,14 +704,63 @@ async fn reports_are_cursor_paged_admin_only_and_skip_bots() {
         get(&sim, "/api/v4/reports/users", U).await.status,
         StatusCode::FORBIDDEN
     );
-    assert_eq!(
-        get(&sim, "/api/v4/reports/users?page_size=500", A)
-            .await
-            .rows()
-            .len(),
-        100
-    );
+    for bad in ["0", "-1", "101", "500"] {
+        let a = get(&sim, &format!("/api/v4/reports/users?page_size={bad}"), A).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "page_size={bad}");
+        assert_eq!(a.json()["id"], "api.getUsersForReporting.invalid_page_size");
+    }
+    let max = get(&sim, "/api/v4/reports/users?page_size=100", A).await;
+    assert_eq!(max.rows().len(), 100);
     assert_eq!(get(&sim, "/api/v4/reports/users", A).await.rows().len(), 50);
+    // Unparsable sizes fall back to the default, as strconv.ParseInt fails.
+    let junk = get(&sim, "/api/v4/reports/users?page_size=lots", A).await;
+    assert_eq!(junk.rows().len(), 50);
+    let bad_column = get(&sim, "/api/v4/reports/users?sort_column=Password", A).await;
+    assert_eq!(bad_column.status, StatusCode::BAD_REQUEST);
+
+    // Anything but `desc` sorts ascending; `desc` descending.
+    let asc = ids(
+        &get(&sim, "/api/v4/reports/users?page_size=100", A)
+            .await
+            .rows(),
+        "username",
+    );
+    for other in ["asc", "ASC", "up", "descending", ""] {
+        let rows = get(
+            &sim,
+            &format!("/api/v4/reports/users?page_size=100&sort_direction={other}"),
+            A,
+        )
+        .await;
+        assert_eq!(rows.status, StatusCode::OK, "{other}");
+        assert_eq!(ids(&rows.rows(), "username"), asc, "sort_direction={other}");
+    }
+    let desc = ids(
+        &get(
+            &sim,
+            "/api/v4/reports/users?page_size=100&sort_direction=desc",
+            A,
+        )
+        .await
+        .rows(),
+        "username",
+    );
+    let mut want = desc.clone();
+    want.sort();
+    want.reverse();
+    assert_eq!(desc, want);
+    assert_ne!(desc[0], asc[0]);
+    // The cursor needs both halves: a value alone reads from the start.
+    let half = get(
+        &sim,
+        &format!(
+            "/api/v4/reports/users?page_size=100&from_column_value={}",
+            asc[50]
+        ),
+        A,
+    )
+    .await;
+    assert_eq!(ids(&half.rows(), "username"), asc);
 
     let mut seen = Vec::new();
     let mut cursor: Option<(String, String)> = None;
@@ -702,14 +796,37 @@ async fn reports_are_cursor_paged_admin_only_and_skip_bots() {
         .iter()
         .map(|r| (r["id"].as_str().unwrap_or_default().to_owned(), r))
         .collect();
+    let mut never = 0;
     for (r, u) in humans {
         let row = by_id[r.id.as_str()];
-        let ms = row["last_login"].as_i64().unwrap_or(-1);
-        assert_eq!(
-            u.last_login_at.map(|t| t.unix_millis()),
-            (ms > 0).then_some(ms)
-        );
+        // `last_login` is omitempty: absent for users who never logged in.
+        match row.get("last_login") {
+            Some(ms) => assert_eq!(u.last_login_at.map(|t| t.unix_millis()), ms.as_i64()),
+            None => {
+                never += 1;
+                assert_eq!(u.last_login_at, None);
+            }
+        }
     }
+    assert!(never > 0);
+}
+
+#[tokio::test]
+async fn legacy_report_layout_has_no_last_login() {
+    let options = SimOptions::default().with_legacy_report_layout(true);
+    let sim = MattermostSim::with_options(spec(120, 3, 3, 5), options);
+    let rows = get(&sim, "/api/v4/reports/users?page_size=100", A)
+        .await
+        .rows();
+    assert_eq!(rows.len(), 100);
+    assert!(rows.iter().all(|r| r.get("last_login").is_none()));
+    // The ground truth still knows who logged in.
+    assert!(
+        sim.ground_truth()
+            .resources
+            .iter()
+            .any(|r| r.user.as_ref().is_some_and(|u| u.last_login_at.is_some()))
+    );
 }
 
 #[tokio::test]
@@ -733,7 +850,18 @@ async fn statuses_carry_last_activity() {
     .await;
     assert_eq!(a.status, StatusCode::OK);
     let rows = a.rows();
-    assert_eq!(rows.len(), user_ids.len());
+    // Users who never connected have no status row and are left out.
+    let never = truth
+        .resources
+        .iter()
+        .filter(|r| {
+            r.user
+                .as_ref()
+                .is_some_and(|u| u.last_activity_at.is_none())
+        })
+        .count();
+    assert!(never > 0);
+    assert_eq!(rows.len(), user_ids.len() - never);
     let by_id: HashMap<&str, i64> = rows
         .iter()
         .map(|r| {
@@ -745,10 +873,9 @@ async fn statuses_carry_last_activity() {
         .collect();
     for r in &truth.resources {
         if let Some(u) = &r.user {
-            let ms = by_id[r.id.as_str()];
             assert_eq!(
                 u.last_activity_at.map(|t| t.unix_millis()),
-                (ms > 0).then_some(ms)
+                by_id.get(r.id.as_str()).copied()
             );
         }
     }
@@ -756,8 +883,19 @@ async fn statuses_carry_last_activity() {
         ["online", "away", "offline", "dnd"].contains(&r["status"].as_str().unwrap_or_default())
     }));
 
-    let too_many = serde_json::to_string(&vec![user_ids[0].clone(); 1001]).unwrap_or_default();
-    for bad in ["[]", "{}", "not json", too_many.as_str()] {
+    // No cap on the number of ids (the server has none).
+    let many = serde_json::to_string(&vec![user_ids[0].clone(); 5000]).unwrap_or_default();
+    let a = call(
+        &sim,
+        Method::POST,
+        "/api/v4/users/status/ids",
+        Some(A),
+        &many,
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.rows().len(), 1);
+    for bad in ["[]", "{}", "not json", r#"["short"]"#] {
         let a = call(&sim, Method::POST, "/api/v4/users/status/ids", Some(A), bad).await;
         assert_eq!(a.status, StatusCode::BAD_REQUEST, "{bad:.20}");
     }
