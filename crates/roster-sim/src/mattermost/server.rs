@@ -84,25 +84,31 @@ pub(super) fn make_recent(org: &mut Org, now: i64) {
             *t += delta;
         }
     };
-    let recent = |t: &mut i64, not_after: i64| {
+    // A generated activity date moved near `now`: never after the account
+    // was deactivated, never before it was created.
+    let recent = |t: &mut i64, not_after: i64, floor: i64| {
         if *t > 0 {
             *t = now - skew(GENERATED_NOW - *t);
             if not_after > 0 {
                 *t = (*t).min(not_after);
             }
+            *t = (*t).max(floor);
         }
     };
     for u in &mut org.users {
         shift(&mut u.create_at);
         shift(&mut u.update_at);
         shift(&mut u.delete_at);
-        let floor = u.create_at;
-        recent(&mut u.last_login, u.delete_at);
-        recent(&mut u.last_activity_at, u.delete_at);
-        for t in [&mut u.last_login, &mut u.last_activity_at] {
-            if *t > 0 {
-                *t = (*t).max(floor);
-            }
+        let (not_after, floor) = (u.delete_at, u.create_at);
+        recent(&mut u.last_login, not_after, floor);
+        recent(&mut u.last_activity_at, not_after, floor);
+        // The generator's record moves with the dates it decided, so the
+        // ground truth stays independent of the wire fields.
+        for t in [&mut u.truth.logged_in_at, &mut u.truth.active_at]
+            .into_iter()
+            .flatten()
+        {
+            recent(t, not_after, floor);
         }
     }
     for t in &mut org.teams {
