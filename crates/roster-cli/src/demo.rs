@@ -190,7 +190,11 @@ fn write_access_review(dir: &Path, rows: &[Row]) -> anyhow::Result<PathBuf> {
     }
     let review = crate::report::access_review::AccessReview::new(&platforms, None, None, 90);
     let path = dir.join("access-review.html");
-    std::fs::write(&path, review.page().render())
+    // Owner-only like the snapshots: the review names people and addresses.
+    roster_core::sink::create_private(&path)
+        .and_then(|mut file| {
+            std::io::Write::write_all(&mut file, review.page().render().as_bytes())
+        })
         .with_context(|| format!("cannot write `{}`", path.display()))?;
     Ok(path)
 }

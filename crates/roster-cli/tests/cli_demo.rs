@@ -31,6 +31,20 @@ async fn demo_writes_four_snapshots() {
         assert!(demo_dir.join(f).exists(), "{f}");
     }
     assert!(read_snapshot(&demo_dir.join("rocketchat.jsonl")).is_complete());
+    // Everything the demo writes names people: owner-only, like a sync's output.
+    #[cfg(unix)]
+    for f in [
+        "mattermost.jsonl",
+        "rocketchat.sqlite",
+        "access-review.html",
+    ] {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(demo_dir.join(f))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{f}: {mode:o}");
+    }
     Roster::diff(
         &demo_dir.join("rocketchat.jsonl"),
         &demo_dir.join("rocketchat.sqlite"),
