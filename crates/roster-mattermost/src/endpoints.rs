@@ -23,6 +23,9 @@ pub(crate) const REPORTS_USERS: Endpoint = Endpoint::get("/api/v4/reports/users"
 /// Statuses (with `last_activity_at`) of the given user ids; users who
 /// never connected are left out.
 pub(crate) const STATUS_IDS: Endpoint = Endpoint::post("/api/v4/users/status/ids");
+/// The licence as the old string map (`IsLicensed`, `SkuShortName`,
+/// `Users`); SKU and seats for a System Admin only.
+pub(crate) const LICENSE_CLIENT: Endpoint = Endpoint::get("/api/v4/license/client");
 
 /// Largest page of `/reports/users` Mattermost serves.
 pub(crate) const REPORT_PAGE_SIZE: u32 = 100;

@@ -11,10 +11,9 @@
 
 use std::collections::HashMap;
 
-use roster_core::{Endpoint, HttpClient, ServerInfo};
+use roster_core::{HttpClient, ServerInfo};
 
-/// The licence as the web client sees it (`format=old`: a flat string map).
-pub(crate) const LICENSE_CLIENT: Endpoint = Endpoint::get("/api/v4/license/client");
+use crate::endpoints::LICENSE_CLIENT;
 
 /// Reads version, edition and licensed seats; `None` when nothing is known.
 pub(crate) async fn server_info(client: &HttpClient) -> Option<ServerInfo> {

@@ -27,6 +27,9 @@ pub(crate) const TEAMS_LIST_ALL: Endpoint = Endpoint::get("/api/v1/teams.listAll
 pub(crate) const TEAMS_MEMBERS: Endpoint = Endpoint::get("/api/v1/teams.members");
 /// The teams of `userId`, active or not (unpaged), each with `isOwner`.
 pub(crate) const USERS_LIST_TEAMS: Endpoint = Endpoint::get("/api/v1/users.listTeams");
+/// The workspace's active-user limit (`null` when unlimited) and count.
+pub(crate) const LICENSES_MAX_ACTIVE_USERS: Endpoint =
+    Endpoint::get("/api/v1/licenses.maxActiveUsers");
 
 /// A call of an offset/count listing for `req`.
 pub(crate) fn paged(endpoint: Endpoint, req: &PageRequest) -> Call {
@@ -47,6 +50,15 @@ pub(crate) struct InfoDto {
     pub(crate) version: Option<String>,
     #[serde(default)]
     pub(crate) info: Option<InfoVersionDto>,
+}
+
+impl InfoDto {
+    /// The version, wherever this server puts it.
+    pub(crate) fn version(self) -> Option<String> {
+        self.version
+            .or(self.info.and_then(|i| i.version))
+            .filter(|v| !v.is_empty())
+    }
 }
 
 /// Older servers nest the version under `info`.

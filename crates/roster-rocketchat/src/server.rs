@@ -7,17 +7,7 @@
 use roster_core::{Endpoint, HttpClient, ServerInfo};
 use serde::Deserialize;
 
-/// Server version; needs no authentication.
-pub(crate) const API_INFO: Endpoint = Endpoint::get("/api/info");
-/// The workspace's active-user limit and current count.
-pub(crate) const LICENSES_MAX_ACTIVE_USERS: Endpoint =
-    Endpoint::get("/api/v1/licenses.maxActiveUsers");
-
-#[derive(Debug, Deserialize)]
-struct ApiInfo {
-    #[serde(default)]
-    version: Option<String>,
-}
+use crate::endpoints::{INFO, InfoDto, LICENSES_MAX_ACTIVE_USERS};
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -38,10 +28,9 @@ async fn once<T: serde::de::DeserializeOwned>(
 
 /// Reads version and seat limit; `None` when nothing is known.
 pub(crate) async fn server_info(client: &HttpClient) -> Option<ServerInfo> {
-    let version = once::<ApiInfo>(client, API_INFO)
+    let version = once::<InfoDto>(client, INFO)
         .await
-        .and_then(|i| i.version)
-        .filter(|v| !v.is_empty());
+        .and_then(InfoDto::version);
     let licensed_seats = once::<MaxActiveUsers>(client, LICENSES_MAX_ACTIVE_USERS)
         .await
         .and_then(|m| m.max_active_users)

@@ -251,7 +251,7 @@ pub(crate) async fn validate(c: &RocketChatConnector) -> Result<ValidationReport
             latency.add(t);
             let version = serde_json::from_slice::<InfoDto>(&resp.body)
                 .ok()
-                .and_then(|i| i.version.or(i.info.and_then(|i| i.version)))
+                .and_then(InfoDto::version)
                 .unwrap_or_else(|| "(version not reported)".to_owned());
             report.push(Check::pass(
                 "reachable",
