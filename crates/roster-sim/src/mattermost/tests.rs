@@ -251,6 +251,8 @@ fn ground_truth_follows_the_contract() {
 fn moderate_org_generates_quickly() {
     let started = std::time::Instant::now();
     let sim = MattermostSim::new(spec(4_000, 500, 40, 3));
+    assert_eq!(sim.user_count(), 4_000);
+    assert_eq!(sim.team_ids().len(), 500);
     let truth = sim.ground_truth();
     let members = truth
         .grants
@@ -261,7 +263,10 @@ fn moderate_org_generates_quickly() {
     assert!(started.elapsed() < Duration::from_secs(20));
 }
 
+/// Timing only; [`moderate_org_generates_quickly`] checks the shape in
+/// every run.
 #[test]
+#[ignore = "timing; run with --release -- --ignored"]
 fn large_org_generates_within_budget() {
     let started = std::time::Instant::now();
     let sim = MattermostSim::new(spec(40_000, 5_000, 40, 11));
