@@ -674,6 +674,66 @@ async fn independent_buckets_run_in_parallel() {
     );
 }
 
+/// A limited token runs at the pace of its busiest bucket: teams whose
+/// deactivated members wait for the users.listTeams lookups (their own
+/// bucket) do not hold the engine's slots, so teams.members never idles;
+/// and validation's estimate is that bound. The benchmark's org and limit
+/// (examples/rocketchat_bench.rs): 87 % of teams have a deactivated member.
+#[tokio::test(start_paused = true)]
+async fn limited_token_runs_at_the_busiest_buckets_pace_despite_deactivated_lookups() {
+    let spec = OrgSpec {
+        users: 2000,
+        teams: 200,
+        avg_members: 40,
+        custom_roles: 8,
+        seed: 42,
+    };
+    let window = Duration::from_secs(1);
+    let mut o = SimOptions::default();
+    o.rate_limit = Some(FixedWindow { calls: 10, window });
+    o.admin_bypasses_rate_limit = false;
+    let sim = RocketChatSim::with_options(spec, o);
+    let server = sim.spawn().await;
+    let c = connector(
+        config(&server, &sim.admin()).rate_limit(Some(RateLimit::per_endpoint(10, window))),
+    );
+    let report = c.validate().await.unwrap();
+    let estimate = report.plan.as_ref().unwrap().estimated();
+    let start = Instant::now();
+    let mut sink = MemorySink::default();
+    let summary = SyncEngine::new(SyncOptions {
+        validate: false,
+        ..Default::default()
+    })
+    .run(&c, &mut sink)
+    .await
+    .unwrap();
+    let took = start.elapsed();
+    assert!(summary.complete, "{:?}", summary.warnings);
+    assert_exact(&sink.snapshot(), sim.ground_truth());
+    assert_eq!(sim.log().count_status(429), 0);
+    let lookups = summary.requests_by_endpoint["GET /api/v1/users.listTeams"];
+    assert!(lookups > 20, "deactivated users are looked up: {lookups}");
+    let bound = summary
+        .requests_by_endpoint
+        .values()
+        .map(|&n| roster::core::ratelimit::fixed_window_lower_bound(n, 10, window))
+        .max()
+        .unwrap();
+    eprintln!("took {took:?}, bound {bound:?}, estimate {estimate:?}");
+    assert!(took >= bound, "{took:?} < {bound:?}");
+    // Each window waits 50 ms past the server's reset (clock skew margin):
+    // 19 windows, just under 5 %.
+    assert!(
+        took <= bound + bound / 20,
+        "took {took:?}, more than 5 % over the busiest bucket's {bound:?}"
+    );
+    assert!(
+        took.abs_diff(estimate) <= took / 20,
+        "estimated {estimate:?}, took {took:?}"
+    );
+}
+
 // ----------------------------------------------------------------- faults
 
 async fn sync_with_faults(rules: Vec<FaultRule>) -> (RocketChatSim, Summary, Snapshot) {

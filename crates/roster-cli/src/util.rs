@@ -179,6 +179,6 @@ mod tests {
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(1234567), "1,234,567");
         assert_eq!(human_duration(Duration::from_secs(7800)), "2 h 10 min");
-        assert_eq!(human_duration(Duration::from_secs(43)), "43.0 s");
+        assert_eq!(human_duration(Duration::from_secs(43)), "43 s");
     }
 }

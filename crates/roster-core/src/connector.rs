@@ -70,6 +70,16 @@ pub trait ResourceSyncer: Send + Sync {
     fn has_grants(&self) -> bool {
         false
     }
+
+    /// More grants on `resource`, known only once work outside its own
+    /// reads is done (e.g. lookups in another rate-limit bucket). The
+    /// engine reads them after [`grants`](Self::grants) ended, without
+    /// holding a concurrency slot while this stream waits, and marks the
+    /// resource finished (checkpoint) only after them. Defaults to none.
+    fn late_grants<'a>(&'a self, resource: &'a Resource) -> ItemStream<'a, Grant> {
+        let _ = resource;
+        Box::pin(futures::stream::empty())
+    }
 }
 
 /// A platform connector.

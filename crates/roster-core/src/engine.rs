@@ -370,35 +370,46 @@ async fn produce_syncer(syncer: &dyn ResourceSyncer, tx: &mpsc::Sender<Msg>, ctx
     let carried: Mutex<HashSet<Grant>> = Mutex::new(HashSet::new());
     let listed_count = std::sync::atomic::AtomicU64::new(0);
     let listing_failed = AtomicBool::new(false);
-    syncer
-        .list()
-        .take_while(|_| futures::future::ready(!ctx.stopped()))
-        .inspect(|item| {
-            if item.is_ok() {
-                listed_count.fetch_add(1, Ordering::Relaxed);
-            }
-        })
-        .for_each_concurrent(ctx.concurrency, |item| {
-            let carried = &carried;
-            let listing_failed = &listing_failed;
-            let listed_count = &listed_count;
-            async move {
-                match item {
-                    Ok(listed) => handle(syncer, listed, tx, ctx, carried).await,
-                    Err(e) => {
-                        listing_failed.store(true, Ordering::Relaxed);
-                        ctx.lost(
-                            format!(
-                                "listing {rtype}s failed after {} were read: {e}; the rest are missing",
-                                listed_count.load(Ordering::Relaxed)
-                            ),
-                            Some(&e),
-                        );
+    // Resources whose late grants are awaited outside the concurrency slots.
+    let (late_tx, late_rx) = futures::channel::mpsc::unbounded::<Late>();
+    let (carried, listing_failed_ref, listed) = (&carried, &listing_failed, &listed_count);
+    let reads = async move {
+        let late_tx = late_tx;
+        syncer
+            .list()
+            .take_while(|_| futures::future::ready(!ctx.stopped()))
+            .inspect(|item| {
+                if item.is_ok() {
+                    listed.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+            .for_each_concurrent(ctx.concurrency, |item| {
+                let late_tx = &late_tx;
+                async move {
+                    match item {
+                        Ok(listed) => {
+                            if let Some(late) = handle(syncer, listed, tx, ctx, carried).await {
+                                // The receiver lives until every sender is gone.
+                                let _ = late_tx.unbounded_send(late);
+                            }
+                        }
+                        Err(e) => {
+                            listing_failed_ref.store(true, Ordering::Relaxed);
+                            ctx.lost(
+                                format!(
+                                    "listing {rtype}s failed after {} were read: {e}; the rest are missing",
+                                    listed.load(Ordering::Relaxed)
+                                ),
+                                Some(&e),
+                            );
+                        }
                     }
                 }
-            }
-        })
-        .await;
+            })
+            .await;
+    };
+    let late = late_rx.for_each_concurrent(None, |late| finish_late(syncer, late, tx, ctx));
+    futures::future::join(reads, late).await;
     if ctx.stopped()
         && !listing_failed.load(Ordering::Relaxed)
         && !ctx.incomplete.load(Ordering::Relaxed)
@@ -428,13 +439,24 @@ fn empty_id_warning(g: &Grant, resource: &crate::model::Resource) -> String {
     )
 }
 
+/// A resource whose [`grants`](ResourceSyncer::grants) were written, waiting
+/// for its [`late_grants`](ResourceSyncer::late_grants) and checkpoint.
+struct Late {
+    resource: crate::model::Resource,
+    seen: HashSet<Grant>,
+    batch: u64,
+}
+
+/// Writes the resource's grants from the connector. Returns what is left
+/// (late grants, checkpoint) unless the sync stopped or the grants failed
+/// (the loss is reported).
 async fn handle(
     syncer: &dyn ResourceSyncer,
     listed: Listed,
     tx: &mpsc::Sender<Msg>,
     ctx: &Ctx<'_>,
     carried: &Mutex<HashSet<Grant>>,
-) {
+) -> Option<Late> {
     let Listed { resource, grants } = listed;
     let rtype = resource.resource_type;
     let me = resource.reference();
@@ -448,14 +470,14 @@ async fn handle(
             ),
             None,
         );
-        return;
+        return None;
     }
     if ctx.resume.is_some_and(|r| r.finished.contains(&me)) {
         // Finished before the interruption: resource, entitlements and
         // grants are all in the file already.
         ctx.progress.event(ProgressEvent::Resource(rtype));
         ctx.progress.event(ProgressEvent::GrantsDone(rtype));
-        return;
+        return None;
     }
     ctx.send(tx, Record::Resource(resource.clone())).await;
     ctx.progress.event(ProgressEvent::Resource(rtype));
@@ -509,14 +531,57 @@ async fn handle(
     }
 
     if !syncer.has_grants() || ctx.stopped() {
+        return None;
+    }
+    let mut seen = HashSet::new();
+    let mut batch = 0;
+    let stream = syncer.grants(&resource);
+    let written = write_grants(stream, &resource, &mut seen, &mut batch, tx, ctx).await;
+    written.then_some(Late {
+        resource,
+        seen,
+        batch,
+    })
+}
+
+/// Writes a resource's late grants, then marks it finished.
+async fn finish_late(
+    syncer: &dyn ResourceSyncer,
+    mut late: Late,
+    tx: &mpsc::Sender<Msg>,
+    ctx: &Ctx<'_>,
+) {
+    if ctx.stopped() {
         return;
     }
-    let mut seen: HashSet<Grant> = HashSet::new();
-    let mut stream = syncer.grants(&resource);
-    let mut batch = 0u64;
+    let stream = syncer.late_grants(&late.resource);
+    let (resource, seen, batch) = (&late.resource, &mut late.seen, &mut late.batch);
+    if !write_grants(stream, resource, seen, batch, tx, ctx).await {
+        return;
+    }
+    let rtype = late.resource.resource_type;
+    if late.batch > 0 {
+        ctx.progress.event(ProgressEvent::Grants(rtype, late.batch));
+    }
+    ctx.progress.event(ProgressEvent::GrantsDone(rtype));
+    ctx.send_msg(tx, Msg::Done(late.resource.reference())).await;
+}
+
+/// Writes the grants of `stream` on `resource`, deduped; `false` when
+/// the sync stopped or the stream failed (the loss is reported).
+async fn write_grants(
+    mut stream: crate::connector::ItemStream<'_, Grant>,
+    resource: &crate::model::Resource,
+    seen: &mut HashSet<Grant>,
+    batch: &mut u64,
+    tx: &mpsc::Sender<Msg>,
+    ctx: &Ctx<'_>,
+) -> bool {
+    let rtype = resource.resource_type;
+    let me = resource.reference();
     while let Some(item) = stream.next().await {
         if ctx.stopped() {
-            return;
+            return false;
         }
         match item {
             Ok(g) => {
@@ -525,15 +590,15 @@ async fn handle(
                     continue;
                 }
                 if empty_id(&g) {
-                    ctx.lost(empty_id_warning(&g, &resource), None);
+                    ctx.lost(empty_id_warning(&g, resource), None);
                     continue;
                 }
                 if seen.insert(g.clone()) {
                     ctx.send(tx, Record::Grant(g)).await;
-                    batch += 1;
-                    if batch == 100 {
-                        ctx.progress.event(ProgressEvent::Grants(rtype, batch));
-                        batch = 0;
+                    *batch += 1;
+                    if *batch == 100 {
+                        ctx.progress.event(ProgressEvent::Grants(rtype, *batch));
+                        *batch = 0;
                     }
                 }
             }
@@ -545,13 +610,9 @@ async fn handle(
                     ),
                     Some(&err),
                 );
-                return;
+                return false;
             }
         }
     }
-    if batch > 0 {
-        ctx.progress.event(ProgressEvent::Grants(rtype, batch));
-    }
-    ctx.progress.event(ProgressEvent::GrantsDone(rtype));
-    ctx.send_msg(tx, Msg::Done(me)).await;
+    true
 }

@@ -340,10 +340,6 @@ pub struct RateLimitInfo {
 }
 
 impl RateLimitInfo {
-    /// Whether the response carried any rate-limit header.
-    pub fn has_headers(&self) -> bool {
-        self.remaining.is_some() || self.reset_at.is_some() || self.retry_after.is_some()
-    }
     /// How long a rejected (429) call should wait before the next attempt.
     pub fn wait_after_rejection(&self) -> Option<Duration> {
         let now = Instant::now();

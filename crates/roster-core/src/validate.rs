@@ -233,15 +233,19 @@ impl fmt::Display for ValidationReport {
     }
 }
 
-/// `2 h 10 min`, `43 s`, `850 ms`.
+/// `2 h 10 min`, `1 min 5 s`, `43 s` (whole seconds from 10 s up),
+/// `9.5 s` (one decimal from 1 s to 10 s), `850 ms`. Truncates: a duration
+/// is never shown longer than it is.
 pub fn format_duration(d: Duration) -> String {
     let secs = d.as_secs();
     if secs >= 3600 {
         format!("{} h {} min", secs / 3600, (secs % 3600) / 60)
     } else if secs >= 60 {
         format!("{} min {} s", secs / 60, secs % 60)
+    } else if secs >= 10 {
+        format!("{secs} s")
     } else if secs >= 1 {
-        format!("{:.1} s", d.as_secs_f64())
+        format!("{secs}.{} s", d.subsec_millis() / 100)
     } else {
         format!("{} ms", d.as_millis())
     }
@@ -275,5 +279,20 @@ mod tests {
             format_duration(Duration::from_millis(b.min_duration_ms)),
             "8 h 19 min"
         );
+    }
+
+    #[test]
+    fn durations_read_as_documented() {
+        let f = |ms| format_duration(Duration::from_millis(ms));
+        assert_eq!(f(7_800_000), "2 h 10 min");
+        assert_eq!(f(65_000), "1 min 5 s");
+        assert_eq!(f(59_999), "59 s");
+        assert_eq!(f(43_000), "43 s");
+        assert_eq!(f(43_900), "43 s");
+        assert_eq!(f(10_000), "10 s");
+        assert_eq!(f(9_999), "9.9 s");
+        assert_eq!(f(9_500), "9.5 s");
+        assert_eq!(f(1_000), "1.0 s");
+        assert_eq!(f(850), "850 ms");
     }
 }

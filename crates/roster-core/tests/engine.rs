@@ -505,3 +505,130 @@ async fn a_killed_sync_resumes_without_rereading_finished_teams_or_duplicating()
         }
     }
 }
+
+// ------------------------------------------------------------ late grants
+
+/// Teams whose late grants wait for something only a later team's grant
+/// read brings (like Rocket.Chat's deactivated members, found by lookups in
+/// another bucket).
+struct Waiting {
+    client: HttpClient,
+    /// Set by the last team's grants.
+    ready: tokio::sync::watch::Sender<bool>,
+}
+
+struct WaitingTeams<'a>(&'a Waiting);
+
+impl ResourceSyncer for WaitingTeams<'_> {
+    fn resource_type(&self) -> ResourceType {
+        ResourceType::Team
+    }
+    fn list(&self) -> ItemStream<'_, Listed> {
+        let teams =
+            ["t1", "t2", "t3"].map(|id| Ok(Resource::new(ResourceType::Team, id, id).into()));
+        futures::stream::iter(teams).boxed()
+    }
+    fn entitlements<'a>(&'a self, r: &'a Resource) -> ItemStream<'a, Entitlement> {
+        let e = Entitlement::new(r.reference(), "member", Purpose::Assignment);
+        futures::stream::iter([Ok(e)]).boxed()
+    }
+    fn has_grants(&self) -> bool {
+        true
+    }
+    fn grants<'a>(&'a self, r: &'a Resource) -> ItemStream<'a, Grant> {
+        if r.id.as_str() == "t3" {
+            self.0.ready.send_replace(true);
+        }
+        let g = Grant::new(
+            roster_core::EntitlementId::new(r.reference(), "member"),
+            ResourceRef::user("active"),
+        );
+        futures::stream::iter([Ok(g)]).boxed()
+    }
+    fn late_grants<'a>(&'a self, r: &'a Resource) -> ItemStream<'a, Grant> {
+        let mut ready = self.0.ready.subscribe();
+        let g = Grant::new(
+            roster_core::EntitlementId::new(r.reference(), "member"),
+            ResourceRef::user("late"),
+        );
+        futures::stream::once(async move {
+            let _ = ready.wait_for(|r| *r).await;
+            Ok(g)
+        })
+        .boxed()
+    }
+}
+
+#[async_trait]
+impl Connector for Waiting {
+    fn name(&self) -> &'static str {
+        "mattermost"
+    }
+    fn client(&self) -> &HttpClient {
+        &self.client
+    }
+    async fn validate(&self) -> roster_core::Result<ValidationReport> {
+        Ok(ValidationReport::new(self.name(), &self.source()))
+    }
+    fn syncers(&self) -> Vec<Box<dyn ResourceSyncer + '_>> {
+        vec![Box::new(WaitingTeams(self))]
+    }
+}
+
+/// Records what the engine hands the sink, checkpoints included.
+#[derive(Default)]
+struct Journal(Vec<String>);
+
+impl roster_core::Sink for Journal {
+    type Error = std::io::Error;
+    async fn begin(&mut self, _: &roster_core::Header) -> Result<(), Self::Error> {
+        Ok(())
+    }
+    async fn write(&mut self, record: &Record) -> Result<(), Self::Error> {
+        if let Record::Grant(g) = record {
+            self.0.push(format!("{} {}", g.entitlement, g.principal.id));
+        }
+        Ok(())
+    }
+    async fn finish(&mut self, _: &roster_core::Summary) -> Result<(), Self::Error> {
+        Ok(())
+    }
+    async fn checkpoint(&mut self, done: &ResourceRef) -> Result<(), Self::Error> {
+        self.0.push(format!("done {done}"));
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn late_grants_wait_without_holding_a_slot_and_come_before_the_checkpoint() {
+    let connector = Waiting {
+        client: HttpClient::new(
+            HttpConfig::new("http://127.0.0.1:9", false, RateLimitDialect::MATTERMOST).unwrap(),
+            Auth::None,
+        )
+        .unwrap(),
+        ready: tokio::sync::watch::Sender::new(false),
+    };
+    let mut sink = Journal::default();
+    // One slot: t1 and t2 wait for what t3's grants bring.
+    let engine = SyncEngine::new(SyncOptions {
+        concurrency: 1,
+        ..SyncOptions::default()
+    });
+    let summary = tokio::time::timeout(Duration::from_secs(60), engine.run(&connector, &mut sink))
+        .await
+        .expect("late grants waiting must not hold the only slot")
+        .unwrap();
+    assert!(summary.complete, "{:?}", summary.warnings);
+    assert_eq!(summary.counts.grant, 6);
+    for team in ["t1", "t2", "t3"] {
+        let at = |line: String| sink.0.iter().position(|l| *l == line).expect(&line);
+        let done = at(format!("done team:{team}"));
+        assert!(at(format!("team:{team}:member active")) < done);
+        assert!(
+            at(format!("team:{team}:member late")) < done,
+            "a resource is checkpointed only after its late grants: {:?}",
+            sink.0
+        );
+    }
+}

@@ -131,15 +131,29 @@ impl ResourceSyncer for TeamSyncer<'_> {
             };
             futures::stream::iter(grants)
         })
-        // Deactivated members (teams.members lists active users only),
-        // found by the user listing through users.listTeams.
+        // How many members teams.members listed, for the late grants.
         .chain(
             futures::stream::once(async move {
                 let active = active_end.load(Ordering::Relaxed);
-                deactivated.grants_of(&team, active).await
+                deactivated.set_active(team.id.as_str(), active);
             })
-            .flat_map(|grants| futures::stream::iter(grants.into_iter().map(Ok))),
+            .filter_map(|()| futures::future::ready(None)),
         )
+        .boxed()
+    }
+
+    /// Deactivated members (teams.members lists active users only), found
+    /// by the user listing through users.listTeams: the engine waits for
+    /// them without holding a slot, so other teams' members are read
+    /// meanwhile.
+    fn late_grants<'a>(&'a self, resource: &'a Resource) -> ItemStream<'a, Grant> {
+        let team = resource.reference();
+        let deactivated = self.connector.deactivated.clone();
+        futures::stream::once(async move {
+            let active = deactivated.take_active(team.id.as_str());
+            deactivated.grants_of(&team, active).await
+        })
+        .flat_map(|grants| futures::stream::iter(grants.into_iter().map(Ok)))
         .boxed()
     }
 

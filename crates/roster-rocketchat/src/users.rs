@@ -7,9 +7,10 @@
 //! (`TeamService.findBySubscribedUserIds`: the user's `TeamMember` rows,
 //! active or not). It returns `isOwner` but no other member role, so a
 //! deactivated user's `moderator` / `leader` grants cannot be read; a
-//! notice says so. The memberships found are handed to each team's grant
-//! stream ([`DeactivatedTeams`]), so every team grant still comes from its
-//! team's stream (which resuming a sync relies on).
+//! notice says so. The memberships found are handed to each team's late
+//! grants ([`DeactivatedTeams`], `ResourceSyncer::late_grants`), so every
+//! team grant still comes from its team (which resuming a sync relies on),
+//! and a team waiting for lookups holds none of the engine's slots.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -166,14 +167,17 @@ impl Deactivated {
 }
 
 /// The deactivated users' team memberships the user listing found, by
-/// team, for the team grant streams: they wait until the user listing
-/// ended, then take their team's share.
+/// team, for the teams' late grants: each waits until its team's missing
+/// members were found (or the user listing ended), then takes its share.
 #[derive(Debug)]
 pub(crate) struct DeactivatedTeams {
     /// team id → (user id, is owner).
     by_team: Mutex<HashMap<String, Vec<(String, bool)>>>,
     /// team id → `numberOfUsers` of `teams.listAll` (every member).
     sizes: Mutex<HashMap<String, u64>>,
+    /// team id → members `teams.members` listed (active ones), from the
+    /// team's grants to its late grants.
+    active: Mutex<HashMap<String, u64>>,
     /// `None` while the user listing runs; `Some(true)` when it finished,
     /// `Some(false)` when it stopped early (its loss is reported already).
     done: watch::Sender<Option<bool>>,
@@ -186,6 +190,7 @@ impl Default for DeactivatedTeams {
         Self {
             by_team: Mutex::default(),
             sizes: Mutex::default(),
+            active: Mutex::default(),
             done: watch::Sender::new(None),
             added: watch::Sender::new(0),
         }
@@ -225,21 +230,33 @@ impl DeactivatedTeams {
         }
     }
 
+    /// Records how many (active) members `teams.members` listed on a team.
+    pub(crate) fn set_active(&self, team_id: &str, active: u64) {
+        self.active
+            .lock()
+            .expect("active lock")
+            .insert(team_id.to_owned(), active);
+    }
+
+    /// Takes what [`set_active`](Self::set_active) recorded for a team.
+    pub(crate) fn take_active(&self, team_id: &str) -> Option<u64> {
+        self.active.lock().expect("active lock").remove(team_id)
+    }
+
     /// The grants of deactivated users on `team`, whose `teams.members`
     /// listed `active` members: `member` (and `owner` when `isOwner`) for
     /// each deactivated member found. None at once when `numberOfUsers`
     /// says nobody is missing; else as soon as the lookups found all
-    /// `numberOfUsers − active` missing members, or the user listing ended
-    /// (so a team holds its place in the engine no longer than it must).
+    /// `numberOfUsers − active` missing members, or the user listing ended.
     /// None when the listing stopped early.
-    pub(crate) async fn grants_of(&self, team: &ResourceRef, active: u64) -> Vec<Grant> {
+    pub(crate) async fn grants_of(&self, team: &ResourceRef, active: Option<u64>) -> Vec<Grant> {
         let size = self
             .sizes
             .lock()
             .expect("sizes lock")
             .get(team.id.as_str())
             .copied();
-        let missing = size.map(|n| n.saturating_sub(active));
+        let missing = size.zip(active).map(|(n, a)| n.saturating_sub(a));
         if missing == Some(0) {
             return Vec::new();
         }
