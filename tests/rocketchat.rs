@@ -681,6 +681,18 @@ async fn independent_buckets_run_in_parallel() {
 /// (examples/rocketchat_bench.rs): 87 % of teams have a deactivated member.
 #[tokio::test(start_paused = true)]
 async fn limited_token_runs_at_the_busiest_buckets_pace_despite_deactivated_lookups() {
+    limited_token_runs_at_the_busiest_buckets_pace(true).await;
+}
+
+/// In auto mode the stock 10-per-60-s quota only stands in until the
+/// server's headers are known: calls already queued behind it must not keep
+/// waiting 6 s apart once another call has learned the real limit.
+#[tokio::test(start_paused = true)]
+async fn auto_mode_drops_the_safe_quota_for_queued_calls_once_headers_arrive() {
+    limited_token_runs_at_the_busiest_buckets_pace(false).await;
+}
+
+async fn limited_token_runs_at_the_busiest_buckets_pace(explicit_quota: bool) {
     let spec = OrgSpec {
         users: 2000,
         teams: 200,
@@ -694,9 +706,11 @@ async fn limited_token_runs_at_the_busiest_buckets_pace_despite_deactivated_look
     o.admin_bypasses_rate_limit = false;
     let sim = RocketChatSim::with_options(spec, o);
     let server = sim.spawn().await;
-    let c = connector(
-        config(&server, &sim.admin()).rate_limit(Some(RateLimit::per_endpoint(10, window))),
-    );
+    let mut cfg = config(&server, &sim.admin());
+    if explicit_quota {
+        cfg = cfg.rate_limit(Some(RateLimit::per_endpoint(10, window)));
+    }
+    let c = connector(cfg);
     let report = c.validate().await.unwrap();
     let estimate = report.plan.as_ref().unwrap().estimated();
     let start = Instant::now();

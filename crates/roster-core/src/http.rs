@@ -601,6 +601,14 @@ impl HttpClient {
             .store(yes, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// Resolves once the server's rate-limit headers for `gate_key` are
+    /// known (checked every 250 ms of tokio time).
+    async fn server_limit_learned(&self, gate_key: &str) {
+        while self.inner.pacer.gate.is_limited(gate_key) != Some(true) {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
     /// Whether the token is known to bypass the server's rate limit.
     pub fn bypasses_rate_limit(&self) -> bool {
         self.inner.bypass.load(std::sync::atomic::Ordering::Relaxed)
@@ -831,14 +839,25 @@ impl HttpClient {
             },
             _ => true,
         };
-        let waited = if quota {
+        let auto = matches!(inner.config.rate_limit_mode(), RateLimitMode::Auto { .. });
+        let waited = if !quota {
+            Duration::ZERO
+        } else if auto {
+            // In auto mode the safe quota only stands in until the server's
+            // own numbers are known: a call queued behind it stops waiting as
+            // soon as another call's answer brings the headers (the gate
+            // paces from there).
+            let queued = tokio::time::Instant::now();
+            tokio::select! {
+                w = inner.pacer.limiter.acquire(&limiter_key, &on_quota_wait) => w,
+                () = self.server_limit_learned(&gate_key) => queued.elapsed(),
+            }
+        } else {
             inner
                 .pacer
                 .limiter
                 .acquire(&limiter_key, &on_quota_wait)
                 .await
-        } else {
-            Duration::ZERO
         };
         clock.own_wait(waited);
         let unknown_is_free =
