@@ -28,8 +28,8 @@
 
 use std::time::{Duration, Instant};
 
-use roster::core::{JsonlSink, Summary, SyncEngine, SyncOptions};
 use roster::mattermost::{MattermostConfig, MattermostConnector};
+use roster::{JsonlSink, Summary, SyncEngine, SyncOptions};
 use roster_sim::mattermost::{MattermostSim, OrgSpec};
 use roster_sim::{Fault, FaultRule};
 use secrecy::SecretString;

@@ -20,8 +20,8 @@
 
 use std::process::ExitCode;
 
-use roster::core::{Connector, JsonlSink, SyncEngine, SyncOptions};
 use roster::mattermost::{MattermostConfig, MattermostConnector};
+use roster::{Connector, JsonlSink, SyncEngine, SyncOptions};
 use roster_sim::mattermost::{MattermostSim, OrgSpec};
 use secrecy::SecretString;
 

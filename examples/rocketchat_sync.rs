@@ -26,8 +26,8 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use roster::core::{Connector, JsonlSink, SyncEngine, SyncOptions};
 use roster::rocketchat::{RocketChatConfig, RocketChatConnector};
+use roster::{Connector, JsonlSink, SyncEngine, SyncOptions};
 use roster_sim::rocketchat::{FixedWindow, OrgSpec, RocketChatSim, SimOptions};
 
 #[tokio::main]

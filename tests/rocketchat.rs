@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use roster::core::clock::unix_millis;
-use roster::core::{
-    CheckStatus, Connector, Error, MemorySink, RateLimit, RetryPolicy, Snapshot, Summary,
-    SyncEngine, SyncOptions, ValidationReport,
-};
+use roster::core::{CheckStatus, RateLimit, RetryPolicy};
 use roster::rocketchat::{RocketChatConfig, RocketChatConnector};
+use roster::{
+    Connector, Error, MemorySink, Snapshot, Summary, SyncEngine, SyncOptions, ValidationReport,
+};
 use roster_sim::rocketchat::{Credentials, FixedWindow, OrgSpec, RocketChatSim, SimOptions};
 use roster_sim::{Fault, FaultRule, GroundTruth, SimServer};
 use tokio::time::Instant;
@@ -411,7 +411,7 @@ async fn unreachable_server_is_an_error() {
         "t".to_owned().into(),
     ));
     let err = c.validate().await.unwrap_err();
-    assert_eq!(err.kind(), roster::core::ErrorKind::Connection, "{err}");
+    assert_eq!(err.kind(), roster::ErrorKind::Connection, "{err}");
 }
 
 fn plan_requests(report: &ValidationReport, bucket: &str) -> u64 {
