@@ -165,7 +165,8 @@ async fn bypassing_admin_gets_exact_ground_truth_without_headers() {
     assert!(!rl.limited, "{}", rl.detail);
     assert!(rl.detail.contains("no rate-limit headers"), "{}", rl.detail);
     assert_eq!(
-        c.client().gate().is_limited("GET /api/v1/users.list"),
+        c.client()
+            .is_limited(&roster::core::Endpoint::get("/api/v1/users.list")),
         Some(false)
     );
 

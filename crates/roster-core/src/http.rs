@@ -581,11 +581,6 @@ impl HttpClient {
         self.inner.stats.snapshot()
     }
 
-    /// The header gate (to ask whether a bucket is limited).
-    pub fn gate(&self) -> &HeaderGate {
-        &self.inner.pacer.gate
-    }
-
     /// The rate-limit dialect.
     pub fn dialect(&self) -> RateLimitDialect {
         self.inner.pacer.dialect
@@ -663,7 +658,7 @@ impl HttpClient {
     }
 
     /// Takes the notices recorded so far.
-    pub fn take_notices(&self) -> Vec<String> {
+    pub(crate) fn take_notices(&self) -> Vec<String> {
         std::mem::take(&mut *self.inner.notices.lock().expect("notices lock"))
     }
 

@@ -66,7 +66,10 @@ impl RetryPolicy {
     /// least what the server asked. Never turns an exhausted backoff (`None`)
     /// into another attempt, so a server that keeps asking cannot keep the
     /// client retrying forever.
-    pub fn adjust(server_wait: Option<Duration>, planned: Option<Duration>) -> Option<Duration> {
+    pub(crate) fn adjust(
+        server_wait: Option<Duration>,
+        planned: Option<Duration>,
+    ) -> Option<Duration> {
         match (planned, server_wait) {
             (Some(p), Some(w)) => Some(p.max(w)),
             (p, _) => p,

@@ -191,17 +191,18 @@ async fn enrichment_checks(client: &HttpClient, me: &UserDto, report: &mut Valid
 /// What the server's headers say about limits (`limited` is the server's
 /// verdict; a client-side quota is only named in the detail).
 fn rate_limit_status(client: &HttpClient) -> Option<RateLimitStatus> {
-    let key = client.dialect().gate_key("*");
+    // Mattermost's limit is one bucket per client (`BucketScope::Global`):
+    // every endpoint reads the same gate key.
     let quota = client
         .config()
         .rate_limit
         .map(|q| format!("; client-side quota {q} per endpoint"))
         .unwrap_or_default();
-    let limited = client.gate().is_limited(key)?;
+    let limited = client.is_limited(&USERS)?;
     let detail = if limited {
         // Mattermost's X-RateLimit-Limit is the burst (MaxBurst + 1), not
         // the rate; the rate is not reported anywhere.
-        let limit = client.gate().reported_limit(key).map_or_else(
+        let limit = client.reported_limit(&USERS).map_or_else(
             || "a limit".to_owned(),
             |l| {
                 format!(
@@ -259,12 +260,11 @@ async fn plan(
     }
 
     let quota = client.config().rate_limit;
-    let key = client.dialect().gate_key("*");
+    // One bucket per client (`BucketScope::Global`): any endpoint's.
     let server_limit = client
-        .gate()
-        .is_limited(key)
+        .is_limited(&USERS)
         .filter(|l| *l)
-        .and_then(|_| client.gate().reported_limit(key))
+        .and_then(|_| client.reported_limit(&USERS))
         .filter(|l| *l > 0);
     let one_sec = std::time::Duration::from_secs(1);
     let bucket_limit = quota

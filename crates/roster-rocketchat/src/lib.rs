@@ -68,6 +68,7 @@
 //! # Ok(()) }
 //! ```
 #![deny(missing_docs)]
+#![warn(unreachable_pub)]
 
 mod config;
 mod endpoints;
