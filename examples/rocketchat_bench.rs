@@ -79,10 +79,7 @@ async fn run(label: &str, limited: bool, quota: Option<RateLimit>) -> bool {
         println!("rate limit: {}", rl.detail);
     }
 
-    let engine = SyncEngine::new(SyncOptions {
-        validate: false,
-        ..SyncOptions::default()
-    });
+    let engine = SyncEngine::new(SyncOptions::default().validate(false));
     let mut sink = MemorySink::default();
     let t = Instant::now();
     let summary = engine.run(&connector, &mut sink).await.expect("sync");

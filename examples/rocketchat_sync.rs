@@ -94,10 +94,7 @@ async fn main() -> ExitCode {
         return ExitCode::from(3);
     }
 
-    let engine = SyncEngine::new(SyncOptions {
-        validate: false,
-        ..SyncOptions::default()
-    });
+    let engine = SyncEngine::new(SyncOptions::default().validate(false));
     let mut sink = JsonlSink::stdout();
     match engine.run(&connector, &mut sink).await {
         Ok(s) => {

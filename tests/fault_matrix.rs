@@ -151,11 +151,7 @@ fn cases() -> Vec<Case> {
 }
 
 fn retry() -> RetryPolicy {
-    RetryPolicy {
-        max_retries: 4,
-        jitter_seed: Some(3),
-        ..RetryPolicy::default()
-    }
+    RetryPolicy::default().max_retries(4).jitter_seed(Some(3))
 }
 
 struct Outcome {

@@ -14,13 +14,12 @@ use secrecy::SecretString;
 
 /// Retries that never really sleep long.
 fn fast_retry() -> RetryPolicy {
-    RetryPolicy {
-        max_retries: 4,
-        min_delay: Duration::from_millis(1),
-        max_delay: Duration::from_millis(5),
-        max_total_delay: Duration::from_secs(1),
-        jitter_seed: Some(7),
-    }
+    RetryPolicy::default()
+        .max_retries(4)
+        .min_delay(Duration::from_millis(1))
+        .max_delay(Duration::from_millis(5))
+        .max_total_delay(Duration::from_secs(1))
+        .jitter_seed(Some(7))
 }
 
 fn config(server: &SimServer, token: &str) -> MattermostConfig {
@@ -57,10 +56,7 @@ fn spec(users: usize, teams: usize, avg_members: usize, seed: u64) -> OrgSpec {
 }
 
 fn no_validation() -> SyncOptions {
-    SyncOptions {
-        validate: false,
-        ..SyncOptions::default()
-    }
+    SyncOptions::default().validate(false)
 }
 
 /// Each record serialised, as a set; panics on duplicates. (A macro because

@@ -17,13 +17,12 @@ use secrecy::SecretString;
 
 /// Retries that never really sleep long.
 fn fast_retry() -> RetryPolicy {
-    RetryPolicy {
-        max_retries: 4,
-        min_delay: Duration::from_millis(1),
-        max_delay: Duration::from_millis(5),
-        max_total_delay: Duration::from_secs(1),
-        jitter_seed: Some(7),
-    }
+    RetryPolicy::default()
+        .max_retries(4)
+        .min_delay(Duration::from_millis(1))
+        .max_delay(Duration::from_millis(5))
+        .max_total_delay(Duration::from_secs(1))
+        .jitter_seed(Some(7))
 }
 
 fn connector(server: &SimServer) -> MattermostConnector {
@@ -234,10 +233,7 @@ async fn a_team_listing_that_keeps_changing_ends_incomplete() {
         .add(FaultRule::new("/api/v4/teams", Fault::ShiftPages, u32::MAX));
     let conn = connector(&server);
     let mut sink = MemorySink::default();
-    let options = SyncOptions {
-        validate: false,
-        ..SyncOptions::default()
-    };
+    let options = SyncOptions::default().validate(false);
     let summary = SyncEngine::new(options)
         .run(&conn, &mut sink)
         .await

@@ -36,10 +36,7 @@ fn config(server: &SimServer, creds: &Credentials) -> RocketChatConfig {
         creds.user_id.clone(),
         creds.token.clone().into(),
     )
-    .retry(RetryPolicy {
-        jitter_seed: Some(7),
-        ..RetryPolicy::default()
-    })
+    .retry(RetryPolicy::default().jitter_seed(Some(7)))
 }
 
 fn connector(config: RocketChatConfig) -> RocketChatConnector {
@@ -47,10 +44,7 @@ fn connector(config: RocketChatConfig) -> RocketChatConnector {
 }
 
 async fn sync(connector: &RocketChatConnector) -> (Summary, Snapshot) {
-    let engine = SyncEngine::new(SyncOptions {
-        concurrency: 8,
-        ..Default::default()
-    });
+    let engine = SyncEngine::new(SyncOptions::default().concurrency(8));
     let mut sink = MemorySink::default();
     let summary = engine.run(connector, &mut sink).await.expect("sync runs");
     (summary, sink.snapshot())
@@ -368,13 +362,10 @@ async fn team_viewer_fails_validation_naming_view_full_other_user_info() {
     // Forced past validation, the sync says it is incomplete rather than
     // writing role-less users as the truth.
     let mut sink = MemorySink::default();
-    let summary = SyncEngine::new(SyncOptions {
-        validate: false,
-        ..Default::default()
-    })
-    .run(&c, &mut sink)
-    .await
-    .unwrap();
+    let summary = SyncEngine::new(SyncOptions::default().validate(false))
+        .run(&c, &mut sink)
+        .await
+        .unwrap();
     assert!(!summary.complete);
     assert!(
         summary
@@ -647,13 +638,10 @@ async fn independent_buckets_run_in_parallel() {
     c.validate().await.unwrap();
     let start = Instant::now();
     let mut sink = MemorySink::default();
-    let summary = SyncEngine::new(SyncOptions {
-        validate: false,
-        ..Default::default()
-    })
-    .run(&c, &mut sink)
-    .await
-    .unwrap();
+    let summary = SyncEngine::new(SyncOptions::default().validate(false))
+        .run(&c, &mut sink)
+        .await
+        .unwrap();
     let took = start.elapsed();
     eprintln!(
         "parallel buckets took {took:?}: {:?}",
@@ -1026,14 +1014,10 @@ async fn bypass_revoked_mid_sync_switches_to_the_servers_pace_without_a_429_stor
         })
     };
     let mut sink = MemorySink::default();
-    let summary = SyncEngine::new(SyncOptions {
-        validate: false,
-        concurrency: 8,
-        ..Default::default()
-    })
-    .run(&c, &mut sink)
-    .await
-    .unwrap();
+    let summary = SyncEngine::new(SyncOptions::default().validate(false).concurrency(8))
+        .run(&c, &mut sink)
+        .await
+        .unwrap();
     let (switched_at, switched_ms) = watcher.await.unwrap();
     eprintln!(
         "switched after {switched_at} members reads: {:?}, {} rejected",

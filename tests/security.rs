@@ -30,12 +30,10 @@ impl Write for Captured {
 }
 
 fn fast() -> RetryPolicy {
-    RetryPolicy {
-        max_retries: 2,
-        min_delay: Duration::from_millis(1),
-        max_delay: Duration::from_millis(2),
-        ..RetryPolicy::default()
-    }
+    RetryPolicy::default()
+        .max_retries(2)
+        .min_delay(Duration::from_millis(1))
+        .max_delay(Duration::from_millis(2))
 }
 
 #[tokio::test]

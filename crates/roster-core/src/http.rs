@@ -233,6 +233,7 @@ impl Auth {
 
 /// Settings of an [`HttpClient`].
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct HttpConfig {
     /// The base URL (validated; always ends with `/`).
     base_url: Url,
@@ -310,6 +311,7 @@ impl HttpConfig {
 /// the server and how hard to try. Connector configs embed one and expose
 /// its fields through their own builder methods.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ClientOptions {
     /// Allow plain `http://` to hosts other than loopback.
     pub allow_insecure_http: bool,
@@ -326,6 +328,58 @@ pub struct ClientOptions {
     pub auto_rate_limit: bool,
     /// A limiter shared with other clients of the same server.
     pub shared_limiter: Option<SharedLimiter>,
+}
+
+/// Builder-style setters: `ClientOptions::default()` and change what differs.
+impl ClientOptions {
+    /// Sets the `allow_insecure_http` field.
+    #[must_use]
+    pub fn allow_insecure_http(mut self, allow_insecure_http: bool) -> Self {
+        self.allow_insecure_http = allow_insecure_http;
+        self
+    }
+
+    /// Sets the `timeout` field.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets the `max_body_bytes` field.
+    #[must_use]
+    pub fn max_body_bytes(mut self, max_body_bytes: u64) -> Self {
+        self.max_body_bytes = max_body_bytes;
+        self
+    }
+
+    /// Sets the `retry` field.
+    #[must_use]
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Sets the `rate_limit` field.
+    #[must_use]
+    pub fn rate_limit(mut self, rate_limit: Option<RateLimit>) -> Self {
+        self.rate_limit = rate_limit;
+        self
+    }
+
+    /// Sets the `auto_rate_limit` field.
+    #[must_use]
+    pub fn auto_rate_limit(mut self, auto_rate_limit: bool) -> Self {
+        self.auto_rate_limit = auto_rate_limit;
+        self
+    }
+
+    /// Sets the `shared_limiter` field.
+    #[must_use]
+    pub fn shared_limiter(mut self, shared_limiter: Option<SharedLimiter>) -> Self {
+        self.shared_limiter = shared_limiter;
+        self
+    }
 }
 
 impl ClientOptions {

@@ -18,6 +18,7 @@ pub(crate) struct Stats {
 
 /// A copy of the counters at one moment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct StatsSnapshot {
     /// HTTP requests sent.
     pub requests: u64,

@@ -52,11 +52,10 @@ fn from_license(version: Option<String>, map: &HashMap<String, String>) -> Serve
         // No licence data at all (recent servers): not reported.
         _ => (None, None),
     };
-    ServerInfo {
-        version,
-        edition,
-        licensed_seats,
-    }
+    ServerInfo::default()
+        .version(version)
+        .edition(edition)
+        .licensed_seats(licensed_seats)
 }
 
 #[cfg(test)]

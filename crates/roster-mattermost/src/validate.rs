@@ -218,7 +218,7 @@ fn rate_limit_status(client: &HttpClient) -> Option<RateLimitStatus> {
             "no X-RateLimit-* headers on validation's requests: Mattermost rate limiting is off{quota}"
         )
     };
-    Some(RateLimitStatus { limited, detail })
+    Some(RateLimitStatus::new(limited, detail))
 }
 
 /// Totals, requests per bucket and the estimated duration.
@@ -329,12 +329,14 @@ async fn plan(
         "about {total} requests for ~{users} users and {teams} teams; the user total is /api/v4/users/stats, which counts active users, bots included (deactivated users add a little), and teams with more than {per_page} members need one more request per {per_page} members"
     );
     Ok((
-        Plan {
-            totals: vec![("users".to_owned(), users), ("teams".to_owned(), teams)],
-            buckets,
-            estimated_ms,
-            advice,
-        },
+        Plan::default()
+            .totals(vec![
+                ("users".to_owned(), users),
+                ("teams".to_owned(), teams),
+            ])
+            .buckets(buckets)
+            .estimated_ms(estimated_ms)
+            .advice(advice),
         note,
     ))
 }
