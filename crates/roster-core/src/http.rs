@@ -137,8 +137,10 @@ pub enum Auth {
     None,
     /// `Authorization: Bearer <token>` (Mattermost).
     Bearer(SecretString),
-    /// Custom headers (Rocket.Chat `X-Auth-Token` and `X-User-Id`).
-    Headers(Vec<(HeaderName, SecretString)>),
+    /// Custom headers (Rocket.Chat `X-Auth-Token` and `X-User-Id`), by
+    /// lowercase header name. A name that is not a valid header name makes
+    /// every request fail with a configuration error.
+    Headers(Vec<(&'static str, SecretString)>),
 }
 
 impl fmt::Debug for Auth {
@@ -147,7 +149,7 @@ impl fmt::Debug for Auth {
             Auth::None => f.write_str("Auth::None"),
             Auth::Bearer(_) => f.write_str("Auth::Bearer([REDACTED])"),
             Auth::Headers(h) => {
-                let names: Vec<&str> = h.iter().map(|(n, _)| n.as_str()).collect();
+                let names: Vec<&str> = h.iter().map(|(n, _)| *n).collect();
                 write!(f, "Auth::Headers({names:?} = [REDACTED])")
             }
         }
@@ -173,7 +175,10 @@ impl Auth {
             }
             Auth::Headers(pairs) => {
                 for (name, value) in pairs {
-                    headers.insert(name.clone(), sensitive(value.expose_secret())?);
+                    let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                        Error::Config(format!("`{name}` is not a valid HTTP header name"))
+                    })?;
+                    headers.insert(name, sensitive(value.expose_secret())?);
                 }
             }
         }
@@ -220,7 +225,7 @@ impl Auth {
     }
 
     fn secrets(&self) -> impl Iterator<Item = &str> {
-        let (one, many): (Option<&SecretString>, &[(HeaderName, SecretString)]) = match self {
+        let (one, many): (Option<&SecretString>, &[(&'static str, SecretString)]) = match self {
             Auth::None => (None, &[]),
             Auth::Bearer(t) => (Some(t), &[]),
             Auth::Headers(pairs) => (None, pairs.as_slice()),
@@ -525,10 +530,18 @@ fn is_loopback(host: &str) -> bool {
 pub struct Response {
     /// The status.
     pub status: u16,
-    /// The headers.
-    pub headers: HeaderMap,
+    /// The headers (read them with [`Response::header`]).
+    pub(crate) headers: HeaderMap,
     /// The body.
     pub body: Bytes,
+}
+
+impl Response {
+    /// The value of header `name` (case-insensitive), when present and
+    /// visible ASCII.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
 }
 
 struct Inner {

@@ -20,11 +20,7 @@ pub(crate) const LICENSE_CLIENT: Endpoint = Endpoint::get("/api/v4/license/clien
 pub(crate) async fn server_info(client: &HttpClient) -> Option<ServerInfo> {
     let call = LICENSE_CLIENT.call().query("format", "old");
     let resp = client.send_once(&call).await.ok()?;
-    let version = resp
-        .headers
-        .get("x-version-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(version_from_header);
+    let version = resp.header("x-version-id").and_then(version_from_header);
     let map: HashMap<String, String> = client.decode(&call.label(), &resp.body).unwrap_or_default();
     let info = from_license(version, &map);
     (!info.is_empty()).then_some(info)
