@@ -28,8 +28,8 @@
 
 use std::time::{Duration, Instant};
 
-use roster::core::{JsonlSink, Summary, SyncEngine, SyncOptions};
 use roster::mattermost::{MattermostConfig, MattermostConnector};
+use roster::{JsonlSink, Summary, SyncEngine, SyncOptions};
 use roster_sim::mattermost::{MattermostSim, OrgSpec};
 use roster_sim::{Fault, FaultRule};
 use secrecy::SecretString;
@@ -55,11 +55,9 @@ struct Run {
 }
 
 async fn run(base: &str, label: &str, concurrency: usize) -> Run {
-    let options = SyncOptions {
-        concurrency,
-        validate: false,
-        ..SyncOptions::default()
-    };
+    let options = SyncOptions::default()
+        .concurrency(concurrency)
+        .validate(false);
     run_with(base, label, options, true).await
 }
 
@@ -141,26 +139,8 @@ async fn speed_goal() -> bool {
     )
     .await;
     let no_enrich = run_with(&base, "default flags, --no-enrich", defaults, false).await;
-    let mid = run_with(
-        &base,
-        "--concurrency 16",
-        SyncOptions {
-            concurrency: 16,
-            ..defaults
-        },
-        true,
-    )
-    .await;
-    let wide = run_with(
-        &base,
-        "--concurrency 32",
-        SyncOptions {
-            concurrency: 32,
-            ..defaults
-        },
-        true,
-    )
-    .await;
+    let mid = run_with(&base, "--concurrency 16", defaults.concurrency(16), true).await;
+    let wide = run_with(&base, "--concurrency 32", defaults.concurrency(32), true).await;
     eprintln!(
         "default flags: {:.2} s = {:.3}x the sequential peer's 14 s (goal 0.10x)",
         default_flags.wall.as_secs_f64(),

@@ -20,8 +20,8 @@
 
 use std::process::ExitCode;
 
-use roster::core::{Connector, JsonlSink, SyncEngine, SyncOptions};
 use roster::mattermost::{MattermostConfig, MattermostConnector};
+use roster::{Connector, JsonlSink, SyncEngine, SyncOptions};
 use roster_sim::mattermost::{MattermostSim, OrgSpec};
 use secrecy::SecretString;
 
@@ -63,10 +63,7 @@ async fn main() -> ExitCode {
     }
 
     // Validation just ran; the engine need not repeat it.
-    let options = SyncOptions {
-        validate: false,
-        ..SyncOptions::default()
-    };
+    let options = SyncOptions::default().validate(false);
     let mut sink = JsonlSink::stdout();
     let summary = match SyncEngine::new(options).run(&connector, &mut sink).await {
         Ok(s) => s,

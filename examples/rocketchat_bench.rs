@@ -31,10 +31,11 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use roster::core::RateLimit;
 use roster::core::ratelimit::fixed_window_lower_bound;
 use roster::core::validate::format_duration;
-use roster::core::{Connector, MemorySink, RateLimit, SyncEngine, SyncOptions};
 use roster::rocketchat::{RocketChatConfig, RocketChatConnector};
+use roster::{Connector, MemorySink, SyncEngine, SyncOptions};
 use roster_sim::rocketchat::{FixedWindow, OrgSpec, RocketChatSim, SimOptions};
 
 const CALLS: u32 = 10;
@@ -78,10 +79,7 @@ async fn run(label: &str, limited: bool, quota: Option<RateLimit>) -> bool {
         println!("rate limit: {}", rl.detail);
     }
 
-    let engine = SyncEngine::new(SyncOptions {
-        validate: false,
-        ..SyncOptions::default()
-    });
+    let engine = SyncEngine::new(SyncOptions::default().validate(false));
     let mut sink = MemorySink::default();
     let t = Instant::now();
     let summary = engine.run(&connector, &mut sink).await.expect("sync");

@@ -26,8 +26,8 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use roster::core::{Connector, JsonlSink, SyncEngine, SyncOptions};
 use roster::rocketchat::{RocketChatConfig, RocketChatConnector};
+use roster::{Connector, JsonlSink, SyncEngine, SyncOptions};
 use roster_sim::rocketchat::{FixedWindow, OrgSpec, RocketChatSim, SimOptions};
 
 #[tokio::main]
@@ -94,10 +94,7 @@ async fn main() -> ExitCode {
         return ExitCode::from(3);
     }
 
-    let engine = SyncEngine::new(SyncOptions {
-        validate: false,
-        ..SyncOptions::default()
-    });
+    let engine = SyncEngine::new(SyncOptions::default().validate(false));
     let mut sink = JsonlSink::stdout();
     match engine.run(&connector, &mut sink).await {
         Ok(s) => {

@@ -11,10 +11,11 @@
 
 use std::time::Duration;
 
+use roster::core::RetryPolicy;
 use roster::core::testkit::{Expected, check};
-use roster::core::{MemorySink, RetryPolicy, Snapshot, Summary, SyncEngine, SyncOptions};
 use roster::mattermost::{MattermostConfig, MattermostConnector};
 use roster::rocketchat::{RocketChatConfig, RocketChatConnector};
+use roster::{MemorySink, Snapshot, Summary, SyncEngine, SyncOptions};
 use roster_sim::mattermost::{MattermostSim, OrgSpec as MmSpec};
 use roster_sim::rocketchat::{OrgSpec as RcSpec, RocketChatSim};
 use roster_sim::{Fault, FaultRule, GroundTruth};
@@ -150,11 +151,7 @@ fn cases() -> Vec<Case> {
 }
 
 fn retry() -> RetryPolicy {
-    RetryPolicy {
-        max_retries: 4,
-        jitter_seed: Some(3),
-        ..RetryPolicy::default()
-    }
+    RetryPolicy::default().max_retries(4).jitter_seed(Some(3))
 }
 
 struct Outcome {

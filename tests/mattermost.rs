@@ -5,24 +5,21 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use roster::core::{
-    CheckStatus, Connector, Error, MemorySink, RetryPolicy, Snapshot, Summary, SyncEngine,
-    SyncOptions,
-};
+use roster::core::{CheckStatus, RetryPolicy};
 use roster::mattermost::{MattermostConfig, MattermostConnector};
+use roster::{Connector, Error, MemorySink, Snapshot, Summary, SyncEngine, SyncOptions};
 use roster_sim::mattermost::{MattermostSim, OrgSpec, SimOptions};
 use roster_sim::{Fault, FaultRule, GroundTruth, SimServer};
 use secrecy::SecretString;
 
 /// Retries that never really sleep long.
 fn fast_retry() -> RetryPolicy {
-    RetryPolicy {
-        max_retries: 4,
-        min_delay: Duration::from_millis(1),
-        max_delay: Duration::from_millis(5),
-        max_total_delay: Duration::from_secs(1),
-        jitter_seed: Some(7),
-    }
+    RetryPolicy::default()
+        .max_retries(4)
+        .min_delay(Duration::from_millis(1))
+        .max_delay(Duration::from_millis(5))
+        .max_total_delay(Duration::from_secs(1))
+        .jitter_seed(Some(7))
 }
 
 fn config(server: &SimServer, token: &str) -> MattermostConfig {
@@ -37,7 +34,7 @@ fn connector(config: MattermostConfig) -> MattermostConnector {
 async fn sync_with(
     conn: &MattermostConnector,
     options: SyncOptions,
-) -> (roster::core::Result<Summary>, MemorySink) {
+) -> (roster::Result<Summary>, MemorySink) {
     let mut sink = MemorySink::default();
     let result = SyncEngine::new(options).run(conn, &mut sink).await;
     (result, sink)
@@ -59,10 +56,7 @@ fn spec(users: usize, teams: usize, avg_members: usize, seed: u64) -> OrgSpec {
 }
 
 fn no_validation() -> SyncOptions {
-    SyncOptions {
-        validate: false,
-        ..SyncOptions::default()
-    }
+    SyncOptions::default().validate(false)
 }
 
 /// Each record serialised, as a set; panics on duplicates. (A macro because
@@ -881,12 +875,12 @@ async fn plan_estimate_is_within_ten_percent_of_a_rate_limited_sync() {
 #[derive(Debug, Default)]
 struct ClosedSink;
 
-impl roster::core::Sink for ClosedSink {
+impl roster::Sink for ClosedSink {
     type Error = std::io::Error;
-    async fn begin(&mut self, _: &roster::core::Header) -> Result<(), Self::Error> {
+    async fn begin(&mut self, _: &roster::Header) -> Result<(), Self::Error> {
         Ok(())
     }
-    async fn write(&mut self, _: &roster::core::Record) -> Result<(), Self::Error> {
+    async fn write(&mut self, _: &roster::Record) -> Result<(), Self::Error> {
         Err(std::io::ErrorKind::BrokenPipe.into())
     }
     async fn finish(&mut self, _: &Summary) -> Result<(), Self::Error> {

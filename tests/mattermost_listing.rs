@@ -8,24 +8,21 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use futures::TryStreamExt;
-use roster::core::{
-    Connector, Error, MemorySink, ResourceType, RetryPolicy, Snapshot, Summary, SyncEngine,
-    SyncOptions,
-};
+use roster::core::{ResourceType, RetryPolicy};
 use roster::mattermost::{MattermostConfig, MattermostConnector};
+use roster::{Connector, Error, MemorySink, Snapshot, Summary, SyncEngine, SyncOptions};
 use roster_sim::mattermost::{MattermostSim, OrgSpec, SimOptions};
 use roster_sim::{Fault, FaultRule, GroundTruth, SimServer};
 use secrecy::SecretString;
 
 /// Retries that never really sleep long.
 fn fast_retry() -> RetryPolicy {
-    RetryPolicy {
-        max_retries: 4,
-        min_delay: Duration::from_millis(1),
-        max_delay: Duration::from_millis(5),
-        max_total_delay: Duration::from_secs(1),
-        jitter_seed: Some(7),
-    }
+    RetryPolicy::default()
+        .max_retries(4)
+        .min_delay(Duration::from_millis(1))
+        .max_delay(Duration::from_millis(5))
+        .max_total_delay(Duration::from_secs(1))
+        .jitter_seed(Some(7))
 }
 
 fn connector(server: &SimServer) -> MattermostConnector {
@@ -236,10 +233,7 @@ async fn a_team_listing_that_keeps_changing_ends_incomplete() {
         .add(FaultRule::new("/api/v4/teams", Fault::ShiftPages, u32::MAX));
     let conn = connector(&server);
     let mut sink = MemorySink::default();
-    let options = SyncOptions {
-        validate: false,
-        ..SyncOptions::default()
-    };
+    let options = SyncOptions::default().validate(false);
     let summary = SyncEngine::new(options)
         .run(&conn, &mut sink)
         .await

@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use roster::core::clock::unix_millis;
-use roster::core::{
-    CheckStatus, Connector, Error, MemorySink, RateLimit, RetryPolicy, Snapshot, Summary,
-    SyncEngine, SyncOptions, ValidationReport,
-};
+use roster::core::{CheckStatus, RateLimit, RetryPolicy};
 use roster::rocketchat::{RocketChatConfig, RocketChatConnector};
+use roster::{
+    Connector, Error, MemorySink, Snapshot, Summary, SyncEngine, SyncOptions, ValidationReport,
+};
 use roster_sim::rocketchat::{Credentials, FixedWindow, OrgSpec, RocketChatSim, SimOptions};
 use roster_sim::{Fault, FaultRule, GroundTruth, SimServer};
 use tokio::time::Instant;
@@ -36,10 +36,7 @@ fn config(server: &SimServer, creds: &Credentials) -> RocketChatConfig {
         creds.user_id.clone(),
         creds.token.clone().into(),
     )
-    .retry(RetryPolicy {
-        jitter_seed: Some(7),
-        ..RetryPolicy::default()
-    })
+    .retry(RetryPolicy::default().jitter_seed(Some(7)))
 }
 
 fn connector(config: RocketChatConfig) -> RocketChatConnector {
@@ -47,10 +44,7 @@ fn connector(config: RocketChatConfig) -> RocketChatConnector {
 }
 
 async fn sync(connector: &RocketChatConnector) -> (Summary, Snapshot) {
-    let engine = SyncEngine::new(SyncOptions {
-        concurrency: 8,
-        ..Default::default()
-    });
+    let engine = SyncEngine::new(SyncOptions::default().concurrency(8));
     let mut sink = MemorySink::default();
     let summary = engine.run(connector, &mut sink).await.expect("sync runs");
     (summary, sink.snapshot())
@@ -165,7 +159,8 @@ async fn bypassing_admin_gets_exact_ground_truth_without_headers() {
     assert!(!rl.limited, "{}", rl.detail);
     assert!(rl.detail.contains("no rate-limit headers"), "{}", rl.detail);
     assert_eq!(
-        c.client().gate().is_limited("GET /api/v1/users.list"),
+        c.client()
+            .is_limited(&roster::core::Endpoint::get("/api/v1/users.list")),
         Some(false)
     );
 
@@ -367,13 +362,10 @@ async fn team_viewer_fails_validation_naming_view_full_other_user_info() {
     // Forced past validation, the sync says it is incomplete rather than
     // writing role-less users as the truth.
     let mut sink = MemorySink::default();
-    let summary = SyncEngine::new(SyncOptions {
-        validate: false,
-        ..Default::default()
-    })
-    .run(&c, &mut sink)
-    .await
-    .unwrap();
+    let summary = SyncEngine::new(SyncOptions::default().validate(false))
+        .run(&c, &mut sink)
+        .await
+        .unwrap();
     assert!(!summary.complete);
     assert!(
         summary
@@ -411,7 +403,7 @@ async fn unreachable_server_is_an_error() {
         "t".to_owned().into(),
     ));
     let err = c.validate().await.unwrap_err();
-    assert_eq!(err.kind(), roster::core::ErrorKind::Connection, "{err}");
+    assert_eq!(err.kind(), roster::ErrorKind::Connection, "{err}");
 }
 
 fn plan_requests(report: &ValidationReport, bucket: &str) -> u64 {
@@ -646,13 +638,10 @@ async fn independent_buckets_run_in_parallel() {
     c.validate().await.unwrap();
     let start = Instant::now();
     let mut sink = MemorySink::default();
-    let summary = SyncEngine::new(SyncOptions {
-        validate: false,
-        ..Default::default()
-    })
-    .run(&c, &mut sink)
-    .await
-    .unwrap();
+    let summary = SyncEngine::new(SyncOptions::default().validate(false))
+        .run(&c, &mut sink)
+        .await
+        .unwrap();
     let took = start.elapsed();
     eprintln!(
         "parallel buckets took {took:?}: {:?}",
@@ -1099,14 +1088,10 @@ async fn bypass_revoked_mid_sync_switches_to_the_servers_pace_without_a_429_stor
         })
     };
     let mut sink = MemorySink::default();
-    let summary = SyncEngine::new(SyncOptions {
-        validate: false,
-        concurrency: 8,
-        ..Default::default()
-    })
-    .run(&c, &mut sink)
-    .await
-    .unwrap();
+    let summary = SyncEngine::new(SyncOptions::default().validate(false).concurrency(8))
+        .run(&c, &mut sink)
+        .await
+        .unwrap();
     let (switched_at, switched_ms) = watcher.await.unwrap();
     eprintln!(
         "switched after {switched_at} members reads: {:?}, {} rejected",

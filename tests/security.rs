@@ -5,9 +5,10 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use roster::core::{Connector, JsonlFile, RetryPolicy, SyncEngine, SyncOptions};
+use roster::core::RetryPolicy;
 use roster::mattermost::{MattermostConfig, MattermostConnector};
 use roster::rocketchat::{RocketChatConfig, RocketChatConnector};
+use roster::{Connector, JsonlFile, SyncEngine, SyncOptions};
 use roster_sim::mattermost::{MattermostSim, OrgSpec as MmSpec};
 use roster_sim::rocketchat::{OrgSpec as RcSpec, RocketChatSim};
 use roster_sim::{Fault, FaultRule};
@@ -29,12 +30,10 @@ impl Write for Captured {
 }
 
 fn fast() -> RetryPolicy {
-    RetryPolicy {
-        max_retries: 2,
-        min_delay: Duration::from_millis(1),
-        max_delay: Duration::from_millis(2),
-        ..RetryPolicy::default()
-    }
+    RetryPolicy::default()
+        .max_retries(2)
+        .min_delay(Duration::from_millis(1))
+        .max_delay(Duration::from_millis(2))
 }
 
 #[tokio::test]

@@ -257,6 +257,7 @@ fn plural(t: ResourceType) -> &'static str {
         ResourceType::User => "users",
         ResourceType::Team => "teams",
         ResourceType::Role => "roles",
+        _ => "resources",
     }
 }
 
@@ -415,16 +416,15 @@ mod tests {
 
     #[test]
     fn eta_follows_the_plan() {
-        let plan = Plan {
-            totals: vec![("teams".into(), 50)],
-            buckets: vec![BucketPlan::new(
+        let plan = Plan::default()
+            .totals(vec![("teams".into(), 50)])
+            .buckets(vec![BucketPlan::new(
                 "GET /api/v1/teams.members",
                 50,
                 Some((10, Duration::from_secs(60))),
-            )],
-            estimated_ms: 0,
-            advice: vec![],
-        };
+            )])
+            .estimated_ms(0)
+            .advice(vec![]);
         let t = Tracker::new("test", Some(plan), false);
         let st = t.state();
         let eta = t.eta(&st, Instant::now()).unwrap();

@@ -673,26 +673,26 @@ fn read_conn(conn: &Connection, limits: ReadLimits) -> anyhow::Result<Snapshot> 
                 .with_context(|| format!("meta `{k}` is not a number"))
         };
         let opt_num = |k: &str| meta.get(k).and_then(|v| v.parse().ok()).unwrap_or(0);
-        snap.summary = Some(Summary {
-            complete: complete == "true",
-            finished_at: ts("finished_at")?,
-            counts: Counts {
-                resource: num("count_resource")?,
-                entitlement: num("count_entitlement")?,
-                grant: num("count_grant")?,
-            },
-            requests: num("requests")?,
-            retries: num("retries")?,
-            rate_limited: num("rate_limited")?,
-            warnings: serde_json::from_str(&get("warnings")?).context("meta `warnings`")?,
-            requests_by_endpoint: meta
-                .get("requests_by_endpoint")
-                .and_then(|v| serde_json::from_str(v).ok())
-                .unwrap_or_default(),
-            rate_limit_wait_ms: opt_num("rate_limit_wait_ms"),
-            rate_limit_waits: opt_num("rate_limit_waits"),
-            elapsed_ms: opt_num("elapsed_ms"),
-        });
+        snap.summary = Some(
+            Summary::new(complete == "true", ts("finished_at")?)
+                .counts(Counts {
+                    resource: num("count_resource")?,
+                    entitlement: num("count_entitlement")?,
+                    grant: num("count_grant")?,
+                })
+                .requests(num("requests")?)
+                .retries(num("retries")?)
+                .rate_limited(num("rate_limited")?)
+                .warnings(serde_json::from_str(&get("warnings")?).context("meta `warnings`")?)
+                .requests_by_endpoint(
+                    meta.get("requests_by_endpoint")
+                        .and_then(|v| serde_json::from_str(v).ok())
+                        .unwrap_or_default(),
+                )
+                .rate_limit_wait_ms(opt_num("rate_limit_wait_ms"))
+                .rate_limit_waits(opt_num("rate_limit_waits"))
+                .elapsed_ms(opt_num("elapsed_ms")),
+        );
     }
     Ok(snap)
 }
@@ -729,27 +729,24 @@ mod tests {
     }
 
     fn summary(complete: bool) -> Summary {
-        Summary {
-            complete,
-            finished_at: Timestamp::now(),
-            counts: Counts {
+        Summary::new(complete, Timestamp::now())
+            .counts(Counts {
                 resource: 2,
                 entitlement: 1,
                 grant: 1,
-            },
-            requests: 7,
-            retries: 1,
-            rate_limited: 0,
-            warnings: if complete {
+            })
+            .requests(7)
+            .retries(1)
+            .rate_limited(0)
+            .warnings(if complete {
                 vec![]
             } else {
                 vec!["lost".into()]
-            },
-            requests_by_endpoint: [("GET /x".to_owned(), 7)].into_iter().collect(),
-            rate_limit_wait_ms: 12,
-            rate_limit_waits: 3,
-            elapsed_ms: 34,
-        }
+            })
+            .requests_by_endpoint([("GET /x".to_owned(), 7)].into_iter().collect())
+            .rate_limit_wait_ms(12)
+            .rate_limit_waits(3)
+            .elapsed_ms(34)
     }
 
     #[tokio::test]

@@ -236,12 +236,13 @@ pub async fn drive_until<S: Sink>(
     resume: Option<&ResumeState>,
     deadline: Option<std::time::Duration>,
 ) -> roster_core::Result<Summary> {
-    let engine = SyncEngine::new(SyncOptions {
-        concurrency,
-        validate: false,
-        max_warnings: 50,
-        deadline,
-    })
+    let engine = SyncEngine::new(
+        SyncOptions::default()
+            .concurrency(concurrency)
+            .validate(false)
+            .max_warnings(50)
+            .deadline(deadline),
+    )
     .with_progress(tracker.clone());
     let result = engine
         .run_with(connector, sink, interrupted(), resume)

@@ -2,7 +2,7 @@
 //!
 //! Timestamps that people read — a snapshot's `started_at`, a summary's
 //! `finished_at`, "now" in a report — come from the system clock
-//! ([`now_utc`], [`system_unix_now`]), so a process running for weeks stamps
+//! ([`now_utc`]), so a process running for weeks stamps
 //! what the machine's clock says.
 //!
 //! Waiting is tokio's business. Rate-limit headers such as Rocket.Chat's
@@ -28,7 +28,7 @@ fn anchor() -> (Duration, std::time::Instant) {
 }
 
 /// The system clock's time since the Unix epoch (zero before 1970).
-pub fn system_unix_now() -> Duration {
+pub(crate) fn system_unix_now() -> Duration {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()

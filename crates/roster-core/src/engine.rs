@@ -31,7 +31,30 @@ use crate::snapshot::{Counts, Header, Record, Summary};
 pub const DEFAULT_CONCURRENCY: usize = 16;
 
 /// How a sync runs.
+///
+/// Start from the default and set what differs; the struct may grow, so it
+/// cannot be built with a literal outside roster-core:
+///
+/// ```
+/// use std::time::Duration;
+/// use roster_core::SyncOptions;
+///
+/// let options = SyncOptions::default()
+///     .concurrency(4)
+///     .deadline(Some(Duration::from_secs(600)));
+/// assert_eq!(options.concurrency, 4);
+/// ```
+///
+/// ```compile_fail
+/// let options = roster_core::SyncOptions {
+///     concurrency: 4,
+///     validate: true,
+///     max_warnings: 50,
+///     deadline: None,
+/// };
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SyncOptions {
     /// Resources whose grants are read at the same time, per resource type.
     pub concurrency: usize,
@@ -44,6 +67,37 @@ pub struct SyncOptions {
     /// stops, what was read is written, and the summary says
     /// `complete: false` with a warning naming the deadline.
     pub deadline: Option<Duration>,
+}
+
+/// Builder-style setters: `SyncOptions::default()` and change what differs.
+impl SyncOptions {
+    /// Sets the `concurrency` field.
+    #[must_use]
+    pub fn concurrency(mut self, concurrency: usize) -> Self {
+        self.concurrency = concurrency;
+        self
+    }
+
+    /// Sets the `validate` field.
+    #[must_use]
+    pub fn validate(mut self, validate: bool) -> Self {
+        self.validate = validate;
+        self
+    }
+
+    /// Sets the `max_warnings` field.
+    #[must_use]
+    pub fn max_warnings(mut self, max_warnings: usize) -> Self {
+        self.max_warnings = max_warnings;
+        self
+    }
+
+    /// Sets the `deadline` field.
+    #[must_use]
+    pub fn deadline(mut self, deadline: Option<Duration>) -> Self {
+        self.deadline = deadline;
+        self
+    }
 }
 
 impl Default for SyncOptions {

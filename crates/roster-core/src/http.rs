@@ -137,8 +137,10 @@ pub enum Auth {
     None,
     /// `Authorization: Bearer <token>` (Mattermost).
     Bearer(SecretString),
-    /// Custom headers (Rocket.Chat `X-Auth-Token` and `X-User-Id`).
-    Headers(Vec<(HeaderName, SecretString)>),
+    /// Custom headers (Rocket.Chat `X-Auth-Token` and `X-User-Id`), by
+    /// lowercase header name. A name that is not a valid header name makes
+    /// every request fail with a configuration error.
+    Headers(Vec<(&'static str, SecretString)>),
 }
 
 impl fmt::Debug for Auth {
@@ -147,7 +149,7 @@ impl fmt::Debug for Auth {
             Auth::None => f.write_str("Auth::None"),
             Auth::Bearer(_) => f.write_str("Auth::Bearer([REDACTED])"),
             Auth::Headers(h) => {
-                let names: Vec<&str> = h.iter().map(|(n, _)| n.as_str()).collect();
+                let names: Vec<&str> = h.iter().map(|(n, _)| *n).collect();
                 write!(f, "Auth::Headers({names:?} = [REDACTED])")
             }
         }
@@ -173,7 +175,10 @@ impl Auth {
             }
             Auth::Headers(pairs) => {
                 for (name, value) in pairs {
-                    headers.insert(name.clone(), sensitive(value.expose_secret())?);
+                    let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                        Error::Config(format!("`{name}` is not a valid HTTP header name"))
+                    })?;
+                    headers.insert(name, sensitive(value.expose_secret())?);
                 }
             }
         }
@@ -220,7 +225,7 @@ impl Auth {
     }
 
     fn secrets(&self) -> impl Iterator<Item = &str> {
-        let (one, many): (Option<&SecretString>, &[(HeaderName, SecretString)]) = match self {
+        let (one, many): (Option<&SecretString>, &[(&'static str, SecretString)]) = match self {
             Auth::None => (None, &[]),
             Auth::Bearer(t) => (Some(t), &[]),
             Auth::Headers(pairs) => (None, pairs.as_slice()),
@@ -233,6 +238,7 @@ impl Auth {
 
 /// Settings of an [`HttpClient`].
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct HttpConfig {
     /// The base URL (validated; always ends with `/`).
     base_url: Url,
@@ -310,6 +316,7 @@ impl HttpConfig {
 /// the server and how hard to try. Connector configs embed one and expose
 /// its fields through their own builder methods.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ClientOptions {
     /// Allow plain `http://` to hosts other than loopback.
     pub allow_insecure_http: bool,
@@ -326,6 +333,58 @@ pub struct ClientOptions {
     pub auto_rate_limit: bool,
     /// A limiter shared with other clients of the same server.
     pub shared_limiter: Option<SharedLimiter>,
+}
+
+/// Builder-style setters: `ClientOptions::default()` and change what differs.
+impl ClientOptions {
+    /// Sets the `allow_insecure_http` field.
+    #[must_use]
+    pub fn allow_insecure_http(mut self, allow_insecure_http: bool) -> Self {
+        self.allow_insecure_http = allow_insecure_http;
+        self
+    }
+
+    /// Sets the `timeout` field.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets the `max_body_bytes` field.
+    #[must_use]
+    pub fn max_body_bytes(mut self, max_body_bytes: u64) -> Self {
+        self.max_body_bytes = max_body_bytes;
+        self
+    }
+
+    /// Sets the `retry` field.
+    #[must_use]
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Sets the `rate_limit` field.
+    #[must_use]
+    pub fn rate_limit(mut self, rate_limit: Option<RateLimit>) -> Self {
+        self.rate_limit = rate_limit;
+        self
+    }
+
+    /// Sets the `auto_rate_limit` field.
+    #[must_use]
+    pub fn auto_rate_limit(mut self, auto_rate_limit: bool) -> Self {
+        self.auto_rate_limit = auto_rate_limit;
+        self
+    }
+
+    /// Sets the `shared_limiter` field.
+    #[must_use]
+    pub fn shared_limiter(mut self, shared_limiter: Option<SharedLimiter>) -> Self {
+        self.shared_limiter = shared_limiter;
+        self
+    }
 }
 
 impl ClientOptions {
@@ -471,10 +530,18 @@ fn is_loopback(host: &str) -> bool {
 pub struct Response {
     /// The status.
     pub status: u16,
-    /// The headers.
-    pub headers: HeaderMap,
+    /// The headers (read them with [`Response::header`]).
+    pub(crate) headers: HeaderMap,
     /// The body.
     pub body: Bytes,
+}
+
+impl Response {
+    /// The value of header `name` (case-insensitive), when present and
+    /// visible ASCII.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
 }
 
 struct Inner {
@@ -581,11 +648,6 @@ impl HttpClient {
         self.inner.stats.snapshot()
     }
 
-    /// The header gate (to ask whether a bucket is limited).
-    pub fn gate(&self) -> &HeaderGate {
-        &self.inner.pacer.gate
-    }
-
     /// The rate-limit dialect.
     pub fn dialect(&self) -> RateLimitDialect {
         self.inner.pacer.dialect
@@ -671,7 +733,7 @@ impl HttpClient {
     }
 
     /// Takes the notices recorded so far.
-    pub fn take_notices(&self) -> Vec<String> {
+    pub(crate) fn take_notices(&self) -> Vec<String> {
         std::mem::take(&mut *self.inner.notices.lock().expect("notices lock"))
     }
 

@@ -17,7 +17,7 @@
 //!   joining, credentials in sensitive headers, no redirects, timeouts, a body
 //!   cap, [`Error`] classification, pacing and retries.
 //! * [`ratelimit`]: a `governor` keyed limiter (one bucket per endpoint) and
-//!   the [`HeaderGate`](ratelimit::HeaderGate) driven by `X-RateLimit-*` /
+//!   a header gate driven by `X-RateLimit-*` /
 //!   `Retry-After`.
 //! * [`retry`]: [`RetryPolicy`], exponential backoff with jitter (`backon`).
 //! * [`paging`]: page-number, offset/total and cursor listings as lazy
@@ -40,6 +40,7 @@
 //! # Ok(()) }
 //! ```
 #![deny(missing_docs)]
+#![warn(unreachable_pub)]
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod clock;

@@ -16,6 +16,7 @@ pub type Profile = serde_json::Map<String, serde_json::Value>;
 /// The kinds of resource roster syncs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum ResourceType {
     /// A person or service account.
     User,

@@ -127,6 +127,7 @@ pub enum PageRequest {
 /// an error naming the listing (the engine turns it into a warning and a
 /// `complete:false` snapshot). See `docs/reliability.md`, "Bounds".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PagingLimits {
     /// Hard cap on requests for one listing, over all passes (the loop
     /// guard of last resort).
@@ -162,6 +163,72 @@ pub struct PagingLimits {
     /// only the pages where ids repeated, before reading the whole listing
     /// again. Each round costs one request per such page.
     pub max_repair_rounds: u32,
+}
+
+/// Builder-style setters: `PagingLimits::default()` and change what differs.
+impl PagingLimits {
+    /// Sets the `max_pages` field.
+    #[must_use]
+    pub fn max_pages(mut self, max_pages: u32) -> Self {
+        self.max_pages = max_pages;
+        self
+    }
+
+    /// Sets the `max_passes` field.
+    #[must_use]
+    pub fn max_passes(mut self, max_passes: u32) -> Self {
+        self.max_passes = max_passes;
+        self
+    }
+
+    /// Sets the `confirm_multi_page` field.
+    #[must_use]
+    pub fn confirm_multi_page(mut self, confirm_multi_page: bool) -> Self {
+        self.confirm_multi_page = confirm_multi_page;
+        self
+    }
+
+    /// Sets the `max_items` field.
+    #[must_use]
+    pub fn max_items(mut self, max_items: u64) -> Self {
+        self.max_items = max_items;
+        self
+    }
+
+    /// Sets the `expected_items` field.
+    #[must_use]
+    pub fn expected_items(mut self, expected_items: Option<u64>) -> Self {
+        self.expected_items = expected_items;
+        self
+    }
+
+    /// Sets the `margin_percent` field.
+    #[must_use]
+    pub fn margin_percent(mut self, margin_percent: u32) -> Self {
+        self.margin_percent = margin_percent;
+        self
+    }
+
+    /// Sets the `margin_items` field.
+    #[must_use]
+    pub fn margin_items(mut self, margin_items: u64) -> Self {
+        self.margin_items = margin_items;
+        self
+    }
+
+    /// Sets the `max_stale_pages` field.
+    #[must_use]
+    pub fn max_stale_pages(mut self, max_stale_pages: u32) -> Self {
+        self.max_stale_pages = max_stale_pages;
+        self
+    }
+
+    /// Sets the `max_repair_rounds` field.
+    #[must_use]
+    pub fn max_repair_rounds(mut self, max_repair_rounds: u32) -> Self {
+        self.max_repair_rounds = max_repair_rounds;
+        self
+    }
 }
 
 impl PagingLimits {

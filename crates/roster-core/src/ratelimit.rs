@@ -4,7 +4,7 @@
 //! The quota is GCRA, not a fixed window: `10 per 60 s` is a burst of 10
 //! and then one call every 6 s, which a fixed-window server (Rocket.Chat)
 //! rejects — the 11th call at t = 6 s lands in the same window. So the quota
-//! is only a floor; the [`HeaderGate`] decides from what the server says:
+//! is only a floor; the header gate decides from what the server says:
 //! once a bucket's `remaining` reaches 0, further calls wait for the reset
 //! instead of collecting 429s. Until a bucket has been heard from, the gate
 //! lets one call through at a time to learn the server's state.
@@ -77,7 +77,8 @@ pub trait Limiter: Send + Sync + fmt::Debug {
 }
 
 /// An `on_wait` callback that ignores waits.
-pub fn ignore_wait(_: Duration) {}
+#[cfg(test)]
+pub(crate) fn ignore_wait(_: Duration) {}
 
 /// No client-side limit (the server's headers still pace via the gate).
 #[derive(Debug, Clone, Copy, Default)]
@@ -221,7 +222,7 @@ impl RateLimitDialect {
     };
 
     /// The gate key for an endpoint bucket under this dialect.
-    pub fn gate_key<'a>(&self, bucket: &'a str) -> &'a str {
+    pub(crate) fn gate_key<'a>(&self, bucket: &'a str) -> &'a str {
         match self.scope {
             BucketScope::PerEndpoint => bucket,
             BucketScope::Global => "*",
@@ -379,7 +380,7 @@ struct Bucket {
 
 /// Paces calls by what the server's rate-limit headers say.
 #[derive(Debug, Default)]
-pub struct HeaderGate {
+pub(crate) struct HeaderGate {
     buckets: Mutex<HashMap<String, Bucket>>,
     notify: Notify,
     margin: Duration,
@@ -390,7 +391,7 @@ pub const DEFAULT_RESET_MARGIN: Duration = Duration::from_millis(50);
 
 impl HeaderGate {
     /// A gate waking `margin` after each reported reset.
-    pub fn new(margin: Duration) -> Self {
+    pub(crate) fn new(margin: Duration) -> Self {
         Self {
             buckets: Mutex::default(),
             notify: Notify::new(),
@@ -401,7 +402,12 @@ impl HeaderGate {
     /// Waits until the server's last word allows a call in `key`, then
     /// counts the call as in flight. Returns the time waited. Every `wait`
     /// must be followed by [`observe`](Self::observe) or [`release`](Self::release).
-    pub async fn wait(&self, key: &str, on_wait: &(dyn Fn(Duration) + Send + Sync)) -> Duration {
+    #[cfg(test)]
+    pub(crate) async fn wait(
+        &self,
+        key: &str,
+        on_wait: &(dyn Fn(Duration) + Send + Sync),
+    ) -> Duration {
         self.wait_assuming(key, false, on_wait).await
     }
 
@@ -409,7 +415,7 @@ impl HeaderGate {
     /// was heard from yet lets every call through at once instead of one
     /// probe (for a token known to bypass the server's limit). The first
     /// answer with headers turns the bucket into a paced window at once.
-    pub async fn wait_assuming(
+    pub(crate) async fn wait_assuming(
         &self,
         key: &str,
         unknown_is_free: bool,
@@ -502,7 +508,7 @@ impl HeaderGate {
 
     /// Records what a response in `key` said and ends its in-flight count.
     /// `rejected` is true for a 429.
-    pub fn observe(&self, key: &str, info: &RateLimitInfo, rejected: bool) {
+    pub(crate) fn observe(&self, key: &str, info: &RateLimitInfo, rejected: bool) {
         {
             let mut buckets = self.buckets.lock().expect("gate lock");
             let Some(bucket) = buckets.get_mut(key) else {
@@ -603,7 +609,7 @@ impl HeaderGate {
     }
 
     /// Ends the in-flight count of a call that got no response.
-    pub fn release(&self, key: &str) {
+    pub(crate) fn release(&self, key: &str) {
         {
             let mut buckets = self.buckets.lock().expect("gate lock");
             if let Some(bucket) = buckets.get_mut(key) {
@@ -618,7 +624,7 @@ impl HeaderGate {
 
     /// Whether the server has sent rate-limit headers for `key`
     /// (`None` when nothing was heard yet).
-    pub fn is_limited(&self, key: &str) -> Option<bool> {
+    pub(crate) fn is_limited(&self, key: &str) -> Option<bool> {
         let buckets = self.buckets.lock().expect("gate lock");
         match buckets.get(key).map(|b| b.state) {
             None | Some(BucketState::Unknown { .. }) => None,
@@ -628,7 +634,7 @@ impl HeaderGate {
     }
 
     /// The last limit the server reported for `key`.
-    pub fn reported_limit(&self, key: &str) -> Option<u64> {
+    pub(crate) fn reported_limit(&self, key: &str) -> Option<u64> {
         let buckets = self.buckets.lock().expect("gate lock");
         buckets.get(key).and_then(|b| b.reported_limit)
     }
@@ -636,7 +642,7 @@ impl HeaderGate {
     /// The longest time to a window's end the server announced for `key`
     /// (fixed windows only): the window length, or a little less when the
     /// window was opened by someone else's call.
-    pub fn reported_window(&self, key: &str) -> Option<Duration> {
+    pub(crate) fn reported_window(&self, key: &str) -> Option<Duration> {
         let buckets = self.buckets.lock().expect("gate lock");
         buckets.get(key).and_then(|b| b.longest_reset)
     }
@@ -735,18 +741,18 @@ impl SharedLimiter {
 
 /// A shared, cloneable handle to the limiter pieces one client uses.
 #[derive(Debug, Clone)]
-pub struct Pacer {
+pub(crate) struct Pacer {
     /// The client-side quota (or [`Unlimited`]).
-    pub limiter: Arc<dyn Limiter>,
+    pub(crate) limiter: Arc<dyn Limiter>,
     /// The header gate.
-    pub gate: Arc<HeaderGate>,
+    pub(crate) gate: Arc<HeaderGate>,
     /// How to read the headers.
-    pub dialect: RateLimitDialect,
+    pub(crate) dialect: RateLimitDialect,
 }
 
 impl Pacer {
     /// The pieces of `shared` under `dialect`.
-    pub fn shared(shared: &SharedLimiter, dialect: RateLimitDialect) -> Self {
+    pub(crate) fn shared(shared: &SharedLimiter, dialect: RateLimitDialect) -> Self {
         Self {
             limiter: shared.limiter.clone(),
             gate: shared.gate.clone(),

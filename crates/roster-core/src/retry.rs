@@ -12,6 +12,7 @@ use backon::ExponentialBuilder;
 /// holds are retried (429, 5xx except 501, resets, timeouts, garbled bodies);
 /// a 429 waits at least what the server asked.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// Retries after the first attempt.
     pub max_retries: usize,
@@ -25,6 +26,44 @@ pub struct RetryPolicy {
     pub max_total_delay: Duration,
     /// Seed for the jitter (tests); `None` seeds from the OS.
     pub jitter_seed: Option<u64>,
+}
+
+/// Builder-style setters: `RetryPolicy::default()` and change what differs.
+impl RetryPolicy {
+    /// Sets the `max_retries` field.
+    #[must_use]
+    pub fn max_retries(mut self, max_retries: usize) -> Self {
+        self.max_retries = max_retries;
+        self
+    }
+
+    /// Sets the `min_delay` field.
+    #[must_use]
+    pub fn min_delay(mut self, min_delay: Duration) -> Self {
+        self.min_delay = min_delay;
+        self
+    }
+
+    /// Sets the `max_delay` field.
+    #[must_use]
+    pub fn max_delay(mut self, max_delay: Duration) -> Self {
+        self.max_delay = max_delay;
+        self
+    }
+
+    /// Sets the `max_total_delay` field.
+    #[must_use]
+    pub fn max_total_delay(mut self, max_total_delay: Duration) -> Self {
+        self.max_total_delay = max_total_delay;
+        self
+    }
+
+    /// Sets the `jitter_seed` field.
+    #[must_use]
+    pub fn jitter_seed(mut self, jitter_seed: Option<u64>) -> Self {
+        self.jitter_seed = jitter_seed;
+        self
+    }
 }
 
 impl Default for RetryPolicy {
@@ -66,7 +105,10 @@ impl RetryPolicy {
     /// least what the server asked. Never turns an exhausted backoff (`None`)
     /// into another attempt, so a server that keeps asking cannot keep the
     /// client retrying forever.
-    pub fn adjust(server_wait: Option<Duration>, planned: Option<Duration>) -> Option<Duration> {
+    pub(crate) fn adjust(
+        server_wait: Option<Duration>,
+        planned: Option<Duration>,
+    ) -> Option<Duration> {
         match (planned, server_wait) {
             (Some(p), Some(w)) => Some(p.max(w)),
             (p, _) => p,

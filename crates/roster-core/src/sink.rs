@@ -166,7 +166,7 @@ pub fn partial_path(path: &Path) -> PathBuf {
 }
 
 /// The checkpoint list beside a file sink's output.
-pub fn checkpoint_path(path: &Path) -> PathBuf {
+pub(crate) fn checkpoint_path(path: &Path) -> PathBuf {
     sibling(path, ".checkpoint")
 }
 

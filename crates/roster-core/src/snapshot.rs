@@ -29,6 +29,7 @@ pub struct Header {
 /// What a server reports about itself: version, edition and licensed seats.
 /// Each field is `None` when the server did not report it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ServerInfo {
     /// Server version, e.g. `10.5.1`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -40,6 +41,30 @@ pub struct ServerInfo {
     /// Seats (users) the licence allows; `None` when unlimited or not reported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub licensed_seats: Option<u64>,
+}
+
+/// Builder-style setters: `ServerInfo::default()` and change what differs.
+impl ServerInfo {
+    /// Sets the `version` field.
+    #[must_use]
+    pub fn version(mut self, version: Option<String>) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// Sets the `edition` field.
+    #[must_use]
+    pub fn edition(mut self, edition: Option<String>) -> Self {
+        self.edition = edition;
+        self
+    }
+
+    /// Sets the `licensed_seats` field.
+    #[must_use]
+    pub fn licensed_seats(mut self, licensed_seats: Option<u64>) -> Self {
+        self.licensed_seats = licensed_seats;
+        self
+    }
 }
 
 impl ServerInfo {
@@ -75,6 +100,7 @@ pub struct Counts {
 
 /// The last line of a snapshot.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Summary {
     /// `false` when anything was skipped or failed.
     pub complete: bool,
@@ -103,6 +129,104 @@ pub struct Summary {
     /// Wall time of the sync in milliseconds (extension).
     #[serde(default)]
     pub elapsed_ms: u64,
+}
+
+/// A summary built outside a sync (e.g. read back from another store):
+/// [`Summary::new`], then builder-style setters for what differs.
+impl Summary {
+    /// A summary with every counter zero and no warnings.
+    pub fn new(complete: bool, finished_at: Timestamp) -> Self {
+        Self {
+            complete,
+            finished_at,
+            counts: Counts::default(),
+            requests: 0,
+            retries: 0,
+            rate_limited: 0,
+            warnings: Vec::new(),
+            requests_by_endpoint: Default::default(),
+            rate_limit_wait_ms: 0,
+            rate_limit_waits: 0,
+            elapsed_ms: 0,
+        }
+    }
+
+    /// Sets the `complete` field.
+    #[must_use]
+    pub fn complete(mut self, complete: bool) -> Self {
+        self.complete = complete;
+        self
+    }
+
+    /// Sets the `finished_at` field.
+    #[must_use]
+    pub fn finished_at(mut self, finished_at: Timestamp) -> Self {
+        self.finished_at = finished_at;
+        self
+    }
+
+    /// Sets the `counts` field.
+    #[must_use]
+    pub fn counts(mut self, counts: Counts) -> Self {
+        self.counts = counts;
+        self
+    }
+
+    /// Sets the `requests` field.
+    #[must_use]
+    pub fn requests(mut self, requests: u64) -> Self {
+        self.requests = requests;
+        self
+    }
+
+    /// Sets the `retries` field.
+    #[must_use]
+    pub fn retries(mut self, retries: u64) -> Self {
+        self.retries = retries;
+        self
+    }
+
+    /// Sets the `rate_limited` field.
+    #[must_use]
+    pub fn rate_limited(mut self, rate_limited: u64) -> Self {
+        self.rate_limited = rate_limited;
+        self
+    }
+
+    /// Sets the `warnings` field.
+    #[must_use]
+    pub fn warnings(mut self, warnings: Vec<String>) -> Self {
+        self.warnings = warnings;
+        self
+    }
+
+    /// Sets the `requests_by_endpoint` field.
+    #[must_use]
+    pub fn requests_by_endpoint(mut self, requests_by_endpoint: BTreeMap<String, u64>) -> Self {
+        self.requests_by_endpoint = requests_by_endpoint;
+        self
+    }
+
+    /// Sets the `rate_limit_wait_ms` field.
+    #[must_use]
+    pub fn rate_limit_wait_ms(mut self, rate_limit_wait_ms: u64) -> Self {
+        self.rate_limit_wait_ms = rate_limit_wait_ms;
+        self
+    }
+
+    /// Sets the `rate_limit_waits` field.
+    #[must_use]
+    pub fn rate_limit_waits(mut self, rate_limit_waits: u64) -> Self {
+        self.rate_limit_waits = rate_limit_waits;
+        self
+    }
+
+    /// Sets the `elapsed_ms` field.
+    #[must_use]
+    pub fn elapsed_ms(mut self, elapsed_ms: u64) -> Self {
+        self.elapsed_ms = elapsed_ms;
+        self
+    }
 }
 
 /// One line of a snapshot.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 /// Counters shared by every request of a client.
 #[derive(Debug, Default)]
-pub struct Stats {
+pub(crate) struct Stats {
     requests: AtomicU64,
     retries: AtomicU64,
     rate_limited: AtomicU64,
@@ -18,6 +18,7 @@ pub struct Stats {
 
 /// A copy of the counters at one moment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct StatsSnapshot {
     /// HTTP requests sent.
     pub requests: u64,
@@ -76,7 +77,7 @@ impl Stats {
         }
     }
     /// The counters now.
-    pub fn snapshot(&self) -> StatsSnapshot {
+    pub(crate) fn snapshot(&self) -> StatsSnapshot {
         StatsSnapshot {
             requests: self.requests.load(Ordering::Relaxed),
             retries: self.retries.load(Ordering::Relaxed),

@@ -12,6 +12,7 @@ use crate::ratelimit::fixed_window_lower_bound;
 /// The outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum CheckStatus {
     /// Fine.
     Pass,
@@ -23,6 +24,7 @@ pub enum CheckStatus {
 
 /// One check of a validation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Check {
     /// Short name: `reachable`, `authenticated`, `permission:view-all-teams`, …
     pub name: String,
@@ -92,6 +94,7 @@ impl BucketPlan {
 
 /// The sync a validation foresees.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Plan {
     /// Object counts read cheaply (`users`, `teams`, `roles`).
     pub totals: Vec<(String, u64)>,
@@ -102,6 +105,37 @@ pub struct Plan {
     pub estimated_ms: u64,
     /// What would make the sync faster.
     pub advice: Vec<String>,
+}
+
+/// Builder-style setters: `Plan::default()` and change what differs.
+impl Plan {
+    /// Sets the `totals` field.
+    #[must_use]
+    pub fn totals(mut self, totals: Vec<(String, u64)>) -> Self {
+        self.totals = totals;
+        self
+    }
+
+    /// Sets the `buckets` field.
+    #[must_use]
+    pub fn buckets(mut self, buckets: Vec<BucketPlan>) -> Self {
+        self.buckets = buckets;
+        self
+    }
+
+    /// Sets the `estimated_ms` field.
+    #[must_use]
+    pub fn estimated_ms(mut self, estimated_ms: u64) -> Self {
+        self.estimated_ms = estimated_ms;
+        self
+    }
+
+    /// Sets the `advice` field.
+    #[must_use]
+    pub fn advice(mut self, advice: Vec<String>) -> Self {
+        self.advice = advice;
+        self
+    }
 }
 
 impl Plan {
@@ -117,6 +151,7 @@ impl Plan {
 
 /// Whether and how this token is rate limited.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RateLimitStatus {
     /// `true` when the server limits this token.
     pub limited: bool,
@@ -124,8 +159,19 @@ pub struct RateLimitStatus {
     pub detail: String,
 }
 
+impl RateLimitStatus {
+    /// Whether the server limits this token, and how that was determined.
+    pub fn new(limited: bool, detail: impl Into<String>) -> Self {
+        Self {
+            limited,
+            detail: detail.into(),
+        }
+    }
+}
+
 /// What `validate()` found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ValidationReport {
     /// The connector.
     pub connector: String,

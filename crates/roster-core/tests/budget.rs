@@ -69,10 +69,7 @@ impl Progress for Waits {
 fn client(base: &str) -> (HttpClient, Arc<Waits>) {
     let mut config = HttpConfig::new(base, false, RateLimitDialect::MATTERMOST).unwrap();
     config.reset_margin = Duration::ZERO;
-    config.retry = RetryPolicy {
-        jitter_seed: Some(1),
-        ..RetryPolicy::default()
-    };
+    config.retry = RetryPolicy::default().jitter_seed(Some(1));
     let c = HttpClient::new(config, Auth::None).unwrap();
     let waits = Arc::new(Waits::default());
     c.set_progress(waits.clone());

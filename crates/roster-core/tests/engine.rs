@@ -250,12 +250,10 @@ async fn toy_server(broken_group: bool) -> MockServer {
 
 fn toy(server: &MockServer) -> Toy {
     let mut config = HttpConfig::new(&server.uri(), false, RateLimitDialect::MATTERMOST).unwrap();
-    config.retry = RetryPolicy {
-        max_retries: 2,
-        min_delay: Duration::from_millis(1),
-        max_delay: Duration::from_millis(2),
-        ..RetryPolicy::default()
-    };
+    config.retry = RetryPolicy::default()
+        .max_retries(2)
+        .min_delay(Duration::from_millis(1))
+        .max_delay(Duration::from_millis(2));
     Toy {
         client: HttpClient::new(config, Auth::None).unwrap(),
     }
@@ -330,13 +328,10 @@ async fn file_sink_output_reads_back_and_counts_match_lines() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("toy.jsonl");
     let mut sink = JsonlFile::create(&path).await.unwrap();
-    let summary = SyncEngine::new(SyncOptions {
-        concurrency: 1,
-        ..SyncOptions::default()
-    })
-    .run(&toy(&server), &mut sink)
-    .await
-    .unwrap();
+    let summary = SyncEngine::new(SyncOptions::default().concurrency(1))
+        .run(&toy(&server), &mut sink)
+        .await
+        .unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
     let snap = Snapshot::from_jsonl(&text).unwrap();
     assert!(snap.is_complete());
@@ -449,10 +444,7 @@ async fn a_killed_sync_resumes_without_rereading_finished_teams_or_duplicating()
     for (i, (grants, checkpoints)) in [(1, 0), (0, 1), (0, 2)].into_iter().enumerate() {
         let path = dir.path().join(format!("cut-{i}.jsonl"));
         let stop = std::sync::Arc::new(tokio::sync::Notify::new());
-        let engine = SyncEngine::new(SyncOptions {
-            concurrency: 1,
-            ..SyncOptions::default()
-        });
+        let engine = SyncEngine::new(SyncOptions::default().concurrency(1));
         {
             let mut sink = CutAfter {
                 inner: JsonlFile::create(&path).await.unwrap(),

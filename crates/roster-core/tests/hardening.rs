@@ -109,10 +109,7 @@ impl Connector for Mem {
 }
 
 fn options() -> SyncOptions {
-    SyncOptions {
-        validate: false,
-        ..SyncOptions::default()
-    }
+    SyncOptions::default().validate(false)
 }
 
 /// Accepts `room` records, then fails every write as a full disk does.
@@ -232,11 +229,11 @@ async fn the_deadline_ends_the_sync_incomplete_and_says_so() {
     conn.delay = Duration::from_secs(600);
     let started = Instant::now();
     let mut sink = MemorySink::default();
-    let summary = SyncEngine::new(SyncOptions {
-        concurrency: 1,
-        deadline: Some(Duration::from_secs(30 * 60)),
-        ..options()
-    })
+    let summary = SyncEngine::new(
+        options()
+            .concurrency(1)
+            .deadline(Some(Duration::from_secs(30 * 60))),
+    )
     .run(&conn, &mut sink)
     .await
     .unwrap();
@@ -262,13 +259,10 @@ async fn the_deadline_ends_the_sync_incomplete_and_says_so() {
 #[tokio::test(start_paused = true)]
 async fn a_sync_within_its_deadline_is_complete() {
     let conn = Mem::new(6, 3, 6);
-    let summary = SyncEngine::new(SyncOptions {
-        deadline: Some(Duration::from_secs(60)),
-        ..options()
-    })
-    .run(&conn, &mut MemorySink::default())
-    .await
-    .unwrap();
+    let summary = SyncEngine::new(options().deadline(Some(Duration::from_secs(60))))
+        .run(&conn, &mut MemorySink::default())
+        .await
+        .unwrap();
     assert!(summary.complete, "{:?}", summary.warnings);
 }
 
@@ -311,10 +305,7 @@ async fn a_newline_in_a_team_id_cannot_make_resume_skip_another_team() {
     conn.teams = vec!["evil\nteam:t1".into(), "t1".into()];
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("snap.jsonl");
-    let engine = SyncEngine::new(SyncOptions {
-        concurrency: 1,
-        ..options()
-    });
+    let engine = SyncEngine::new(options().concurrency(1));
     let mut sink = DieAfterCheckpoint {
         inner: roster_core::JsonlFile::create(&path).await.unwrap(),
         dead: false,

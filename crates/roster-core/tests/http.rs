@@ -12,13 +12,12 @@ const TOKEN: &str = "super-secret-token-4711";
 const USERS: Endpoint = Endpoint::get("/api/v4/users");
 
 fn fast_retry() -> RetryPolicy {
-    RetryPolicy {
-        max_retries: 3,
-        min_delay: Duration::from_millis(1),
-        max_delay: Duration::from_millis(5),
-        max_total_delay: Duration::from_secs(5),
-        jitter_seed: Some(7),
-    }
+    RetryPolicy::default()
+        .max_retries(3)
+        .min_delay(Duration::from_millis(1))
+        .max_delay(Duration::from_millis(5))
+        .max_total_delay(Duration::from_secs(5))
+        .jitter_seed(Some(7))
 }
 
 fn client(base: &str) -> HttpClient {
@@ -251,10 +250,7 @@ async fn slow_responses_time_out_and_are_retried() {
         .await;
     let mut config = HttpConfig::new(&server.uri(), false, RateLimitDialect::MATTERMOST).unwrap();
     config.timeout = Duration::from_millis(100);
-    config.retry = RetryPolicy {
-        max_retries: 1,
-        ..fast_retry()
-    };
+    config.retry = fast_retry().max_retries(1);
     let c = HttpClient::new(config, Auth::None).unwrap();
     let err = c.send(&USERS.call()).await.unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");

@@ -25,10 +25,7 @@ fn client(base: &str, dialect: RateLimitDialect, quota: Option<RateLimit>) -> Ht
     let mut config = HttpConfig::new(base, false, dialect).unwrap();
     config.rate_limit = quota;
     config.reset_margin = Duration::ZERO;
-    config.retry = RetryPolicy {
-        jitter_seed: Some(1),
-        ..RetryPolicy::default()
-    };
+    config.retry = RetryPolicy::default().jitter_seed(Some(1));
     HttpClient::new(config, Auth::None).unwrap()
 }
 

@@ -204,10 +204,7 @@ async fn sync(path: &'static str, limits: PagingLimits) -> (Summary, usize, u64)
         limits,
     };
     let mut sink = MemorySink::default();
-    let options = SyncOptions {
-        validate: false,
-        ..SyncOptions::default()
-    };
+    let options = SyncOptions::default().validate(false);
     let summary = SyncEngine::new(options)
         .run(&conn, &mut sink)
         .await
@@ -243,10 +240,7 @@ async fn endless_fresh_ids_stop_at_the_known_size_plus_margin() {
 /// Fresh ids forever and nothing known: the absolute cap stops it.
 #[tokio::test(start_paused = true)]
 async fn endless_fresh_ids_stop_at_the_absolute_cap() {
-    let limits = PagingLimits {
-        max_items: 20_000,
-        ..PagingLimits::default()
-    };
+    let limits = PagingLimits::default().max_items(20_000);
     let (summary, written, requests) = sync("/fresh", limits).await;
     assert_stopped_saying(&summary, "GET /fresh", "raise PagingLimits::max_items");
     assert_eq!(written, 20_000);

@@ -47,6 +47,7 @@
 //! # Ok(()) }
 //! ```
 #![deny(missing_docs)]
+#![warn(unreachable_pub)]
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 mod config;

@@ -19,11 +19,7 @@ use crate::endpoints::LICENSE_CLIENT;
 pub(crate) async fn server_info(client: &HttpClient) -> Option<ServerInfo> {
     let call = LICENSE_CLIENT.call().query("format", "old");
     let resp = client.send_once(&call).await.ok()?;
-    let version = resp
-        .headers
-        .get("x-version-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(version_from_header);
+    let version = resp.header("x-version-id").and_then(version_from_header);
     let map: HashMap<String, String> = client.decode(&call.label(), &resp.body).unwrap_or_default();
     let info = from_license(version, &map);
     (!info.is_empty()).then_some(info)
@@ -51,11 +47,10 @@ fn from_license(version: Option<String>, map: &HashMap<String, String>) -> Serve
         // No licence data at all (recent servers): not reported.
         _ => (None, None),
     };
-    ServerInfo {
-        version,
-        edition,
-        licensed_seats,
-    }
+    ServerInfo::default()
+        .version(version)
+        .edition(edition)
+        .licensed_seats(licensed_seats)
 }
 
 #[cfg(test)]

@@ -191,17 +191,18 @@ async fn enrichment_checks(client: &HttpClient, me: &UserDto, report: &mut Valid
 /// What the server's headers say about limits (`limited` is the server's
 /// verdict; a client-side quota is only named in the detail).
 fn rate_limit_status(client: &HttpClient) -> Option<RateLimitStatus> {
-    let key = client.dialect().gate_key("*");
+    // Mattermost's limit is one bucket per client (`BucketScope::Global`):
+    // every endpoint reads the same gate key.
     let quota = client
         .config()
         .rate_limit
         .map(|q| format!("; client-side quota {q} per endpoint"))
         .unwrap_or_default();
-    let limited = client.gate().is_limited(key)?;
+    let limited = client.is_limited(&USERS)?;
     let detail = if limited {
         // Mattermost's X-RateLimit-Limit is the burst (MaxBurst + 1), not
         // the rate; the rate is not reported anywhere.
-        let limit = client.gate().reported_limit(key).map_or_else(
+        let limit = client.reported_limit(&USERS).map_or_else(
             || "a limit".to_owned(),
             |l| {
                 format!(
@@ -217,7 +218,7 @@ fn rate_limit_status(client: &HttpClient) -> Option<RateLimitStatus> {
             "no X-RateLimit-* headers on validation's requests: Mattermost rate limiting is off{quota}"
         )
     };
-    Some(RateLimitStatus { limited, detail })
+    Some(RateLimitStatus::new(limited, detail))
 }
 
 /// Totals, requests per bucket and the estimated duration.
@@ -259,12 +260,11 @@ async fn plan(
     }
 
     let quota = client.config().rate_limit;
-    let key = client.dialect().gate_key("*");
+    // One bucket per client (`BucketScope::Global`): any endpoint's.
     let server_limit = client
-        .gate()
-        .is_limited(key)
+        .is_limited(&USERS)
         .filter(|l| *l)
-        .and_then(|_| client.gate().reported_limit(key))
+        .and_then(|_| client.reported_limit(&USERS))
         .filter(|l| *l > 0);
     let one_sec = std::time::Duration::from_secs(1);
     let bucket_limit = quota
@@ -329,12 +329,14 @@ async fn plan(
         "about {total} requests for ~{users} users and {teams} teams; the user total is /api/v4/users/stats, which counts active users, bots included (deactivated users add a little), and teams with more than {per_page} members need one more request per {per_page} members"
     );
     Ok((
-        Plan {
-            totals: vec![("users".to_owned(), users), ("teams".to_owned(), teams)],
-            buckets,
-            estimated_ms,
-            advice,
-        },
+        Plan::default()
+            .totals(vec![
+                ("users".to_owned(), users),
+                ("teams".to_owned(), teams),
+            ])
+            .buckets(buckets)
+            .estimated_ms(estimated_ms)
+            .advice(advice),
         note,
     ))
 }

@@ -27,11 +27,11 @@ fn user(i: usize) -> Value {
 
 fn connector(base: &str) -> MattermostConnector {
     let config = MattermostConfig::new(base, SecretString::from("wm-token"))
-        .retry(RetryPolicy {
-            max_retries: 1,
-            min_delay: Duration::from_millis(1),
-            ..RetryPolicy::default()
-        })
+        .retry(
+            RetryPolicy::default()
+                .max_retries(1)
+                .min_delay(Duration::from_millis(1)),
+        )
         .enrich(false);
     MattermostConnector::new(config).unwrap()
 }
@@ -89,10 +89,7 @@ async fn users_are_paged_until_a_short_page_under_a_subpath() {
     let conn = connector(&format!("{}/chat/", server.uri()));
     assert_eq!(conn.source(), format!("{}/chat", server.uri()));
     let mut sink = MemorySink::default();
-    let options = SyncOptions {
-        validate: false,
-        ..SyncOptions::default()
-    };
+    let options = SyncOptions::default().validate(false);
     let summary = SyncEngine::new(options)
         .run(&conn, &mut sink)
         .await

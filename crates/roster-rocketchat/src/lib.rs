@@ -68,6 +68,7 @@
 //! # Ok(()) }
 //! ```
 #![deny(missing_docs)]
+#![warn(unreachable_pub)]
 
 mod config;
 mod endpoints;
@@ -80,7 +81,6 @@ mod validate;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use reqwest::header::HeaderName;
 use roster_core::{
     Auth, Connector, HttpClient, Paging, RateLimitDialect, ResourceSyncer, Result, ValidationReport,
 };
@@ -121,14 +121,8 @@ impl RocketChatConnector {
             .options
             .http_config(&config.base_url, RateLimitDialect::ROCKETCHAT)?;
         let auth = Auth::Headers(vec![
-            (
-                HeaderName::from_static("x-auth-token"),
-                config.auth_token.clone(),
-            ),
-            (
-                HeaderName::from_static("x-user-id"),
-                SecretString::from(config.user_id.clone()),
-            ),
+            ("x-auth-token", config.auth_token.clone()),
+            ("x-user-id", SecretString::from(config.user_id.clone())),
         ]);
         Ok(Self {
             client: config.options.client(http, auth)?,

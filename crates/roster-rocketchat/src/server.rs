@@ -35,10 +35,9 @@ pub(crate) async fn server_info(client: &HttpClient) -> Option<ServerInfo> {
         .await
         .and_then(|m| m.max_active_users)
         .filter(|&n| n > 0);
-    let info = ServerInfo {
-        version,
-        edition: None,
-        licensed_seats,
-    };
+    let info = ServerInfo::default()
+        .version(version)
+        .edition(None)
+        .licensed_seats(licensed_seats);
     (!info.is_empty()).then_some(info)
 }

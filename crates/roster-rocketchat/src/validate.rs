@@ -156,13 +156,12 @@ impl Limits {
 /// A plan (without advice) for `totals` paged as `shape` under `limits`.
 fn make_plan(t: &Totals, shape: Shape, limits: Limits, latency: Duration) -> Plan {
     let limit = limits.effective();
-    let mut plan = Plan {
-        totals: [("users", t.users), ("teams", t.teams), ("roles", t.roles)]
+    let mut plan = Plan::default().totals(
+        [("users", t.users), ("teams", t.teams), ("roles", t.roles)]
             .into_iter()
             .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v)))
             .collect(),
-        ..Plan::default()
-    };
+    );
     let latency_us = latency.as_micros() as u64;
     for (endpoint, n) in requests(t, shape) {
         let b = BucketPlan::new(endpoint.bucket(), n, limit);
@@ -507,10 +506,10 @@ pub(crate) async fn validate(c: &RocketChatConnector) -> Result<ValidationReport
         },
         _ => (None, "--rate-limit off: no client quota".to_owned()),
     };
-    report.rate_limit = Some(RateLimitStatus {
+    report.rate_limit = Some(RateLimitStatus::new(
         limited,
-        detail: format!("{permission_word}; {header_word}. Pacing: {pacing}"),
-    });
+        format!("{permission_word}; {header_word}. Pacing: {pacing}"),
+    ));
 
     // The plan, and what would shorten it.
     let limits = Limits {

@@ -33,11 +33,11 @@ impl Match for OnlyParams {
 fn config(base: &str) -> RocketChatConfig {
     RocketChatConfig::new(base, "uid-1", TOKEN.to_owned().into())
         .rate_limit(None)
-        .retry(RetryPolicy {
-            max_retries: 1,
-            min_delay: Duration::from_millis(1),
-            ..RetryPolicy::default()
-        })
+        .retry(
+            RetryPolicy::default()
+                .max_retries(1)
+                .min_delay(Duration::from_millis(1)),
+        )
 }
 
 fn ok(body: Value) -> ResponseTemplate {
@@ -100,13 +100,10 @@ async fn workspace(server: &MockServer, prefix: &str) {
 
 async fn sync(connector: &RocketChatConnector) -> (Summary, roster_core::Snapshot) {
     let mut sink = MemorySink::default();
-    let summary = SyncEngine::new(SyncOptions {
-        validate: false,
-        ..SyncOptions::default()
-    })
-    .run(connector, &mut sink)
-    .await
-    .unwrap();
+    let summary = SyncEngine::new(SyncOptions::default().validate(false))
+        .run(connector, &mut sink)
+        .await
+        .unwrap();
     (summary, sink.snapshot())
 }
 

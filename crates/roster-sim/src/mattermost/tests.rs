@@ -221,6 +221,7 @@ fn ground_truth_follows_the_contract() {
                 assert!(r.user.is_none());
             }
             ResourceType::Role => panic!("no roles in Mattermost"),
+            other => panic!("unexpected resource type {other:?}"),
         }
     }
     assert!(bots > 0 && disabled > 0 && no_email > 0 && login > 0);

@@ -763,6 +763,7 @@ async fn ground_truth_matches_what_the_api_serves() {
             ResourceType::User => &["federated", "roles"],
             ResourceType::Role => &["name", "protected", "scope"],
             ResourceType::Team => &["room_id", "team_type"],
+            other => panic!("unexpected resource type {other:?}"),
         };
         assert_eq!(keys, expected);
     }
