@@ -704,13 +704,10 @@ async fn limited_token_runs_at_the_busiest_buckets_pace(explicit_quota: bool) {
     let estimate = report.plan.as_ref().unwrap().estimated();
     let start = Instant::now();
     let mut sink = MemorySink::default();
-    let summary = SyncEngine::new(SyncOptions {
-        validate: false,
-        ..Default::default()
-    })
-    .run(&c, &mut sink)
-    .await
-    .unwrap();
+    let summary = SyncEngine::new(SyncOptions::default().validate(false))
+        .run(&c, &mut sink)
+        .await
+        .unwrap();
     let took = start.elapsed();
     assert!(summary.complete, "{:?}", summary.warnings);
     assert_exact(&sink.snapshot(), sim.ground_truth());

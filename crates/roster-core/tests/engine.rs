@@ -603,10 +603,7 @@ async fn late_grants_wait_without_holding_a_slot_and_come_before_the_checkpoint(
     };
     let mut sink = Journal::default();
     // One slot: t1 and t2 wait for what t3's grants bring.
-    let engine = SyncEngine::new(SyncOptions {
-        concurrency: 1,
-        ..SyncOptions::default()
-    });
+    let engine = SyncEngine::new(SyncOptions::default().concurrency(1));
     let summary = tokio::time::timeout(Duration::from_secs(60), engine.run(&connector, &mut sink))
         .await
         .expect("late grants waiting must not hold the only slot")
