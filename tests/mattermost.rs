@@ -254,6 +254,8 @@ async fn non_admin_token_is_refused_naming_system_admin() {
     assert!(!report.sync_possible());
     let failed: Vec<_> = report.failures().map(|c| c.name.clone()).collect();
     assert_eq!(failed, ["permission:manage_system"]);
+    let kinds: Vec<_> = report.failures().map(|c| c.kind).collect();
+    assert_eq!(kinds, [roster::core::CheckKind::Permission]);
 
     let (result, sink) = sync_with(&conn, SyncOptions::default()).await;
     match result {

@@ -179,9 +179,10 @@ mod tests {
 
     #[test]
     fn validation_report_text_stays_on_its_lines() {
-        use roster_core::Check;
+        use roster_core::{Check, CheckKind};
         let mut r = ValidationReport::new("mattermost", "https://x");
         r.push(Check::fail(
+            CheckKind::Authenticated,
             "authenticated",
             "as @eve\n  [ok  ] forged\x1b]0;t\x07",
         ));

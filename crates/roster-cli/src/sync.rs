@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use roster_core::CheckKind;
 use roster_core::{
     Connector, Header, JsonlFile, JsonlSink, Record, ResourceType, ResumeState, Sink, Summary,
     SyncEngine, SyncOptions, ValidationReport,
@@ -125,12 +126,15 @@ fn not_possible(report: &ValidationReport, slug: &str) -> Failure {
         "a complete sync is not possible: {}",
         exit::one_line(&report.failure_summary())
     );
-    if report.failures().any(|c| c.name == "reachable") {
+    if report.failures().any(|c| c.kind == CheckKind::Reachable) {
         return Failure::new(exit::CONNECTION, message).hint(format!(
             "check that the base URL is the {slug} server's own URL (including any subpath)"
         ));
     }
-    let hint = if report.failures().any(|c| c.name == "authenticated") {
+    let hint = if report
+        .failures()
+        .any(|c| c.kind == CheckKind::Authenticated)
+    {
         "check the credentials: correct, not expired, not revoked, and the account active"
             .to_owned()
     } else {

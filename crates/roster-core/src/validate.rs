@@ -22,11 +22,31 @@ pub enum CheckStatus {
     Fail,
 }
 
+/// What a check is about, so callers decide by kind, never by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum CheckKind {
+    /// The server answers at the base URL.
+    Reachable,
+    /// The credentials are accepted.
+    Authenticated,
+    /// A permission the sync needs (or the permission table itself).
+    Permission,
+    /// Optional data (last login, last activity) is available.
+    Enrichment,
+    /// The totals a plan of the sync needs could be read.
+    Plan,
+}
+
 /// One check of a validation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Check {
-    /// Short name: `reachable`, `authenticated`, `permission:view-all-teams`, …
+    /// What the check is about.
+    pub kind: CheckKind,
+    /// Short name for display: `reachable`, `authenticated`,
+    /// `permission:view-all-teams`, …
     pub name: String,
     /// The outcome.
     pub status: CheckStatus,
@@ -36,24 +56,27 @@ pub struct Check {
 
 impl Check {
     /// A passed check.
-    pub fn pass(name: impl Into<String>, detail: impl Into<String>) -> Self {
+    pub fn pass(kind: CheckKind, name: impl Into<String>, detail: impl Into<String>) -> Self {
         Self {
+            kind,
             name: name.into(),
             status: CheckStatus::Pass,
             detail: detail.into(),
         }
     }
     /// A warning.
-    pub fn warn(name: impl Into<String>, detail: impl Into<String>) -> Self {
+    pub fn warn(kind: CheckKind, name: impl Into<String>, detail: impl Into<String>) -> Self {
         Self {
+            kind,
             name: name.into(),
             status: CheckStatus::Warn,
             detail: detail.into(),
         }
     }
     /// A failed check.
-    pub fn fail(name: impl Into<String>, detail: impl Into<String>) -> Self {
+    pub fn fail(kind: CheckKind, name: impl Into<String>, detail: impl Into<String>) -> Self {
         Self {
+            kind,
             name: name.into(),
             status: CheckStatus::Fail,
             detail: detail.into(),
@@ -304,10 +327,22 @@ mod tests {
     #[test]
     fn report_verdict_follows_failures() {
         let mut r = ValidationReport::new("rocketchat", "https://chat");
-        r.push(Check::pass("authenticated", "as admin"));
-        r.push(Check::warn("enrichment", "no last login"));
+        r.push(Check::pass(
+            CheckKind::Authenticated,
+            "authenticated",
+            "as admin",
+        ));
+        r.push(Check::warn(
+            CheckKind::Enrichment,
+            "enrichment",
+            "no last login",
+        ));
         assert!(r.sync_possible());
-        r.push(Check::fail("permission:view-all-teams", "missing"));
+        r.push(Check::fail(
+            CheckKind::Permission,
+            "permission:view-all-teams",
+            "missing",
+        ));
         assert!(!r.sync_possible());
         assert!(r.failure_summary().contains("view-all-teams"));
         assert!(r.to_string().contains("NOT possible"));

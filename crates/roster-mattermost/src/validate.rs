@@ -2,7 +2,9 @@
 //! available, rate-limit status, and a plan of the sync's requests.
 
 use roster_core::validate::{BucketPlan, Plan, RateLimitStatus};
-use roster_core::{Check, Error, ErrorKind, HttpClient, Result, SyncOptions, ValidationReport};
+use roster_core::{
+    Check, CheckKind, Error, ErrorKind, HttpClient, Result, SyncOptions, ValidationReport,
+};
 use std::sync::OnceLock;
 
 use tokio::time::Instant;
@@ -35,17 +37,18 @@ pub(crate) async fn validate(
     // 1. Reachable (no auth, no retry).
     match client.send_once(&PING.call()).await {
         Ok(_) => report.push(Check::pass(
+            CheckKind::Reachable,
             "reachable",
             format!("{source} answers {}", PING.path),
         )),
         Err(e) if unreachable(&e) => return Err(e),
         Err(e) if e.is_rate_limited() => report.push(Check::pass(
+            CheckKind::Reachable,
             "reachable",
             format!("{source} answers (rate limited right now)"),
         )),
         Err(e) => {
-            report.push(Check::fail(
-                "reachable",
+            report.push(Check::fail(CheckKind::Reachable, "reachable",
                 format!(
                     "{source} does not answer the Mattermost ping ({e}). Check that the base URL is the Mattermost Site URL, including any subpath such as https://host/chat"
                 ),
@@ -61,12 +64,17 @@ pub(crate) async fn validate(
         // 5xx, a 429 after retries or a garbled body is a server failure.
         Err(e) if unreachable(&e) || e.kind() != ErrorKind::Auth => return Err(e),
         Err(e) => {
-            report.push(Check::fail("authenticated", auth_failure(&e)));
+            report.push(Check::fail(
+                CheckKind::Authenticated,
+                "authenticated",
+                auth_failure(&e),
+            ));
             return Ok(report);
         }
     };
     let kind = if me.is_bot { "bot" } else { "user" };
     report.push(Check::pass(
+        CheckKind::Authenticated,
         "authenticated",
         format!(
             "as @{} ({kind}; system roles: {})",
@@ -78,8 +86,7 @@ pub(crate) async fn validate(
     // 3. System Admin (remembered for the teams listing's guard).
     let _ = caller_is_admin.set(me.is_system_admin());
     if !me.is_system_admin() {
-        report.push(Check::fail(
-            "permission:manage_system",
+        report.push(Check::fail(CheckKind::Permission, "permission:manage_system",
             format!(
                 "token lacks System Admin (manage_system): @{} has only `{}`; {WHY_ADMIN}. Use a personal access token of a System Admin, or a bot account with the system_admin role",
                 me.username,
@@ -89,8 +96,7 @@ pub(crate) async fn validate(
         report.rate_limit = rate_limit_status(client);
         return Ok(report);
     }
-    report.push(Check::pass(
-        "permission:manage_system",
+    report.push(Check::pass(CheckKind::Permission, "permission:manage_system",
         format!(
             "@{} is a System Admin (manage_system): every team is visible, including invite-only and archived ones",
             me.username
@@ -114,11 +120,12 @@ pub(crate) async fn validate(
     report.rate_limit = rate_limit_status(client);
     match plan(client, config, latency).await {
         Ok((plan, note)) => {
-            report.push(Check::pass("plan", note));
+            report.push(Check::pass(CheckKind::Plan, "plan", note));
             report.plan = Some(plan);
         }
         Err(e) if unreachable(&e) => return Err(e),
         Err(e) => report.push(Check::warn(
+            CheckKind::Plan,
             "plan",
             format!("cannot read the totals to plan the sync: {e}"),
         )),
@@ -159,12 +166,10 @@ async fn enrichment_checks(client: &HttpClient, me: &UserDto, report: &mut Valid
         .query("sort_column", "Username")
         .query("sort_direction", "asc");
     match client.json::<Vec<UserReportDto>>(&reports).await {
-        Ok(_) => report.push(Check::pass(
-            "enrichment:last_login",
+        Ok(_) => report.push(Check::pass(CheckKind::Enrichment, "enrichment:last_login",
             format!("{} answers: users get last_login_at", REPORTS_USERS.path),
         )),
-        Err(e) => report.push(Check::warn(
-            "enrichment:last_login",
+        Err(e) => report.push(Check::warn(CheckKind::Enrichment, "enrichment:last_login",
             format!(
                 "last login is unavailable ({e}); users will be written with last_login_at null (the sync stays complete)"
             ),
@@ -175,12 +180,10 @@ async fn enrichment_checks(client: &HttpClient, me: &UserDto, report: &mut Valid
         .json::<Vec<StatusDto>>(&STATUS_IDS.call().json(&ids))
         .await
     {
-        Ok(_) => report.push(Check::pass(
-            "enrichment:last_activity",
+        Ok(_) => report.push(Check::pass(CheckKind::Enrichment, "enrichment:last_activity",
             format!("{} answers: users get last_activity_at", STATUS_IDS.path),
         )),
-        Err(e) => report.push(Check::warn(
-            "enrichment:last_activity",
+        Err(e) => report.push(Check::warn(CheckKind::Enrichment, "enrichment:last_activity",
             format!(
                 "last activity is unavailable ({e}); users will be written with last_activity_at null (the sync stays complete)"
             ),

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use roster_core::validate::{BucketPlan, Plan, RateLimitStatus, format_duration};
 use roster_core::{
-    Check, Endpoint, Error, ErrorKind, RateLimitMode, Result, SyncOptions, ValidationReport,
+    Check, CheckKind, Endpoint, Error, ErrorKind, RateLimitMode, Result, SyncOptions,
+    ValidationReport,
 };
 use tokio::time::Instant;
 
@@ -209,6 +210,7 @@ fn permission_check(perms: Option<&Permissions>, perm: &str, why: &str, fix: &st
     let name = format!("permission:{perm}");
     let Some(p) = perms else {
         return Check::fail(
+            CheckKind::Permission,
             name,
             format!("could not read permissions.listAll, so `{perm}` cannot be verified. {why}"),
         );
@@ -216,6 +218,7 @@ fn permission_check(perms: Option<&Permissions>, perm: &str, why: &str, fix: &st
     let via = p.via(perm);
     if via.is_empty() {
         Check::fail(
+            CheckKind::Permission,
             name,
             format!(
                 "missing: none of the caller's roles ({}) holds `{perm}`. {why} {fix}",
@@ -223,7 +226,11 @@ fn permission_check(perms: Option<&Permissions>, perm: &str, why: &str, fix: &st
             ),
         )
     } else {
-        Check::pass(name, format!("held via role {}", via.join(", ")))
+        Check::pass(
+            CheckKind::Permission,
+            name,
+            format!("held via role {}", via.join(", ")),
+        )
     }
 }
 
@@ -253,6 +260,7 @@ pub(crate) async fn validate(c: &RocketChatConnector) -> Result<ValidationReport
                 .and_then(InfoDto::version)
                 .unwrap_or_else(|| "(version not reported)".to_owned());
             report.push(Check::pass(
+                CheckKind::Reachable,
                 "reachable",
                 format!("Rocket.Chat {version} at {source}"),
             ));
@@ -264,6 +272,7 @@ pub(crate) async fn validate(c: &RocketChatConnector) -> Result<ValidationReport
             return Err(e);
         }
         Err(e) => report.push(Check::warn(
+            CheckKind::Reachable,
             "reachable",
             format!("{e}; the server answered, continuing with authenticated calls"),
         )),
@@ -275,6 +284,7 @@ pub(crate) async fn validate(c: &RocketChatConnector) -> Result<ValidationReport
         Ok(me) => me,
         Err(Error::Unauthorized { .. }) => {
             report.push(Check::fail(
+                CheckKind::Authenticated,
                 "authenticated",
                 "token or user id invalid: /api/v1/me answered 401. Check the user id \
                  (X-User-Id, BATON_ROCKETCHAT_USER_ID: the token owner's _id, not the username) \
@@ -288,6 +298,7 @@ pub(crate) async fn validate(c: &RocketChatConnector) -> Result<ValidationReport
     latency.add(t);
     let caller_roles = me.roles.unwrap_or_default();
     report.push(Check::pass(
+        CheckKind::Authenticated,
         "authenticated",
         format!(
             "as {} ({}), roles: {}",
@@ -317,6 +328,7 @@ pub(crate) async fn validate(c: &RocketChatConnector) -> Result<ValidationReport
         Err(e) if e.is_fatal() => return Err(e),
         Err(e) => {
             report.push(Check::warn(
+                CheckKind::Permission,
                 "permissions",
                 format!("cannot read the permission table: {e}"),
             ));
@@ -375,6 +387,7 @@ pub(crate) async fn validate(c: &RocketChatConnector) -> Result<ValidationReport
             totals.deactivated = Some(deactivated_estimate(&u.users, u.total));
         }
         Err(e) => report.push(Check::warn(
+            CheckKind::Plan,
             "plan:users",
             format!("cannot count users: {e}"),
         )),
@@ -401,6 +414,7 @@ pub(crate) async fn validate(c: &RocketChatConnector) -> Result<ValidationReport
                     .collect();
             }
             Err(e) => report.push(Check::warn(
+                CheckKind::Plan,
                 "plan:teams",
                 format!("cannot count teams: {e}"),
             )),
@@ -412,7 +426,11 @@ pub(crate) async fn validate(c: &RocketChatConnector) -> Result<ValidationReport
             latency.add(t);
             totals.roles = Some(roles.roles.len() as u64);
         }
-        Err(e) => report.push(Check::warn("plan:roles", format!("cannot list roles: {e}"))),
+        Err(e) => report.push(Check::warn(
+            CheckKind::Plan,
+            "plan:roles",
+            format!("cannot list roles: {e}"),
+        )),
     }
 
     // Rate limiting: the permission table, and the headers seen.
