@@ -259,7 +259,8 @@ async fn non_admin_token_is_refused_naming_system_admin() {
 
     let (result, sink) = sync_with(&conn, SyncOptions::default()).await;
     match result {
-        Err(Error::Validation(msg)) => {
+        Err(Error::Validation(report)) => {
+            let msg = report.failure_summary();
             assert!(msg.contains("System Admin"), "{msg}");
             assert!(msg.contains("manage_system"), "{msg}");
             assert!(msg.contains("open teams"), "says why: {msg}");
@@ -324,9 +325,10 @@ async fn bad_token_fails_validation_as_invalid_or_expired() {
     let server = sim.spawn().await;
     let conn = connector(config(&server, "not-a-token"));
     let (result, sink) = sync_with(&conn, SyncOptions::default()).await;
-    let Err(Error::Validation(msg)) = result else {
+    let Err(Error::Validation(report)) = result else {
         panic!("expected a validation error, got {result:?}");
     };
+    let msg = report.failure_summary();
     assert!(msg.contains("token invalid or expired"), "{msg}");
     assert!(!msg.contains("not-a-token"), "the token leaked: {msg}");
     assert!(!format!("{conn:?}").contains("not-a-token"), "{conn:?}");

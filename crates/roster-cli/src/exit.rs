@@ -60,8 +60,7 @@ impl Failure {
             ErrorKind::Config => (
                 USAGE,
                 match err {
-                    // Only the plain-http refusal; other messages mention https:// examples.
-                    E::Config(m) if m.contains("--insecure-http") => {
+                    E::InsecureHttp { .. } => {
                         "use an https:// base URL, or --insecure-http for plain http on a trusted network".to_owned()
                     }
                     _ => "check the base URL and credential flags (see --help)".to_owned(),

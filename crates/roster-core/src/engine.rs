@@ -253,7 +253,7 @@ impl SyncEngine {
         if self.options.validate {
             let report = connector.validate().await?;
             if !report.sync_possible() {
-                return Err(Error::Validation(report.failure_summary()));
+                return Err(Error::Validation(Box::new(report)));
             }
         }
         // Best effort and, like validation, outside the summary's counters.

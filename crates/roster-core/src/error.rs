@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use crate::validate::{CheckKind, ValidationReport};
+
 /// Shorthand for results in roster.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -15,6 +17,17 @@ pub enum Error {
     /// The configuration is unusable (bad URL, missing token, …).
     #[error("invalid configuration: {0}")]
     Config(String),
+
+    /// The base URL is plain `http://` to a host that is not loopback, and
+    /// plain http was not allowed (`allow_insecure_http`): the token would
+    /// travel unencrypted.
+    #[error(
+        "invalid configuration: refusing plain http to `{host}`: the token would travel unencrypted. Use https, or allow plain http explicitly (allow_insecure_http) if you accept the risk"
+    )]
+    InsecureHttp {
+        /// The host of the refused URL.
+        host: String,
+    },
 
     /// HTTP 401: the credentials were rejected.
     #[error(
@@ -181,9 +194,12 @@ pub enum Error {
         passes: u32,
     },
 
-    /// Validation found that a complete sync is not possible.
-    #[error("validation failed: {0}")]
-    Validation(String),
+    /// Validation found that a complete sync is not possible. The report
+    /// holds every check; [`kind`](Error::kind) follows the first failed
+    /// check (an unreachable platform is a connection error, refused
+    /// credentials or a missing permission an auth error).
+    #[error("validation failed: {}", .0.failure_summary())]
+    Validation(Box<ValidationReport>),
 
     /// Writing the snapshot failed (disk full, output removed, reader of a
     /// pipe gone). The sync stops at once; nothing is presented as complete.
@@ -262,15 +278,27 @@ pub enum ErrorKind {
     Sink,
 }
 
+/// The class of error a failed check of `kind` stands for.
+fn check_error_kind(kind: CheckKind) -> ErrorKind {
+    match kind {
+        CheckKind::Reachable => ErrorKind::Connection,
+        CheckKind::Plan | CheckKind::Enrichment => ErrorKind::Server,
+        CheckKind::Authenticated | CheckKind::Permission => ErrorKind::Auth,
+    }
+}
+
 impl Error {
     /// The class of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Config(_) => ErrorKind::Config,
+            Error::Config(_) | Error::InsecureHttp { .. } => ErrorKind::Config,
+            Error::Validation(report) => report
+                .failures()
+                .next()
+                .map_or(ErrorKind::Auth, |c| check_error_kind(c.kind)),
             Error::Unauthorized { .. }
             | Error::Forbidden { .. }
-            | Error::MissingPermission { .. }
-            | Error::Validation(_) => ErrorKind::Auth,
+            | Error::MissingPermission { .. } => ErrorKind::Auth,
             Error::Redirect { .. } | Error::Connect { .. } => ErrorKind::Connection,
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::Sink { .. } => ErrorKind::Sink,
@@ -390,5 +418,42 @@ mod tests {
         assert!(limited.is_retryable() && limited.is_rate_limited());
         assert_eq!(limited.retry_after(), Some(Duration::from_secs(3)));
         assert!(limited.to_string().contains("3.0 s"));
+    }
+
+    #[test]
+    fn validation_kind_follows_the_failed_check() {
+        use crate::validate::Check;
+        let mut unreachable = ValidationReport::new("mattermost", "https://x");
+        unreachable.push(Check::fail(CheckKind::Reachable, "reachable", "no ping"));
+        let e = Error::Validation(Box::new(unreachable));
+        assert_eq!(e.kind(), ErrorKind::Connection);
+        assert!(e.to_string().contains("reachable: no ping"), "{e}");
+
+        let mut refused = ValidationReport::new("mattermost", "https://x");
+        refused.push(Check::pass(CheckKind::Reachable, "reachable", "ok"));
+        refused.push(Check::fail(
+            CheckKind::Authenticated,
+            "authenticated",
+            "401",
+        ));
+        assert_eq!(Error::Validation(Box::new(refused)).kind(), ErrorKind::Auth);
+
+        let mut missing = ValidationReport::new("mattermost", "https://x");
+        missing.push(Check::fail(
+            CheckKind::Permission,
+            "permission:manage_system",
+            "not an admin",
+        ));
+        assert_eq!(Error::Validation(Box::new(missing)).kind(), ErrorKind::Auth);
+    }
+
+    #[test]
+    fn insecure_http_is_config_and_names_no_cli_flag() {
+        let e = Error::InsecureHttp {
+            host: "chat.example.com".into(),
+        };
+        assert_eq!(e.kind(), ErrorKind::Config);
+        assert!(e.to_string().contains("chat.example.com"), "{e}");
+        assert!(!e.to_string().contains("--"), "{e}");
     }
 }

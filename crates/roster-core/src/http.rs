@@ -482,9 +482,7 @@ pub fn parse_base_url(raw: &str, allow_insecure_http: bool) -> Result<Url> {
         "https" => {}
         "http" => {
             if !is_loopback(&host) && !allow_insecure_http {
-                return Err(Error::Config(format!(
-                    "refusing plain http to `{host}`: the token would travel unencrypted. Use https, or pass --insecure-http if you accept the risk"
-                )));
+                return Err(Error::InsecureHttp { host });
             }
         }
         other => {
@@ -1142,7 +1140,11 @@ mod tests {
         let msg = |s: &str| parse_base_url(s, false).unwrap_err().to_string();
         assert!(msg("https://bob:secret@host").contains("credentials"));
         assert!(!msg("https://bob:secret@host").contains("secret"));
-        assert!(msg("http://chat.example.com").contains("--insecure-http"));
+        assert!(matches!(
+            parse_base_url("http://chat.example.com", false),
+            Err(Error::InsecureHttp { host }) if host == "chat.example.com"
+        ));
+        assert!(msg("http://chat.example.com").contains("unencrypted"));
         assert!(parse_base_url("http://chat.example.com", true).is_ok());
         assert!(msg("ftp://host").contains("scheme"));
         assert!(msg("not a url").contains("not a valid URL"));

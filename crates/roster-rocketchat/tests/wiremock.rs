@@ -260,7 +260,11 @@ fn config_refuses_plain_http_to_remote_hosts() {
         TOKEN.to_owned().into(),
     ))
     .unwrap_err();
-    assert!(err.to_string().contains("--insecure-http"), "{err}");
+    assert!(
+        matches!(&err, roster_core::Error::InsecureHttp { host } if host == "chat.example.com"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("unencrypted"), "{err}");
     assert!(
         RocketChatConnector::new(
             RocketChatConfig::new("http://chat.example.com", "u", TOKEN.to_owned().into())
