@@ -173,6 +173,15 @@ pub enum Error {
         limit: u64,
     },
 
+    /// A request body could not be serialised to JSON; nothing was sent.
+    #[error("{endpoint}: cannot encode the request body as JSON: {message}")]
+    Encode {
+        /// Method and path.
+        endpoint: String,
+        /// What serde_json said.
+        message: String,
+    },
+
     /// A listing did not terminate sensibly (same page or cursor twice, or too many pages).
     #[error("{endpoint}: paging stopped: {message}")]
     Paging {
@@ -291,7 +300,9 @@ impl Error {
     /// The class of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Config(_) | Error::InsecureHttp { .. } => ErrorKind::Config,
+            Error::Config(_) | Error::InsecureHttp { .. } | Error::Encode { .. } => {
+                ErrorKind::Config
+            }
             Error::Validation(report) => report
                 .failures()
                 .next()
@@ -372,6 +383,7 @@ impl Error {
             | Error::Timeout { endpoint, .. }
             | Error::Decode { endpoint, .. }
             | Error::TooLarge { endpoint, .. }
+            | Error::Encode { endpoint, .. }
             | Error::Paging { endpoint, .. }
             | Error::TimeBudget { endpoint, .. }
             | Error::Unstable { endpoint, .. } => Some(endpoint),

@@ -114,10 +114,16 @@ impl Call {
         self.query.push((name.to_owned(), value.to_string()));
         self
     }
-    /// Sets a JSON body.
-    pub fn json<T: Serialize + ?Sized>(mut self, body: &T) -> Self {
-        self.body = Some(serde_json::to_vec(body).unwrap_or_default());
-        self
+    /// Sets a JSON body. Fails with [`Error::Encode`] when `body` cannot be
+    /// serialised (e.g. a map with non-string keys): nothing is sent then,
+    /// rather than an empty body.
+    pub fn json<T: Serialize + ?Sized>(mut self, body: &T) -> Result<Self> {
+        let bytes = serde_json::to_vec(body).map_err(|e| Error::Encode {
+            endpoint: self.label(),
+            message: e.to_string(),
+        })?;
+        self.body = Some(bytes);
+        Ok(self)
     }
     /// `METHOD /path` without query: how errors and logs name the call.
     pub fn label(&self) -> String {
@@ -1133,6 +1139,23 @@ mod tests {
         let u = parse_base_url("http://127.0.0.1:8065", false).unwrap();
         assert_eq!(u.as_str(), "http://127.0.0.1:8065/");
         assert!(parse_base_url("http://[::1]:80", false).is_ok());
+    }
+
+    #[test]
+    fn a_body_that_does_not_serialise_is_an_error_not_an_empty_body() {
+        use std::collections::BTreeMap;
+        const EP: Endpoint = Endpoint::post("/api/v4/users/status/ids");
+        // JSON object keys must be strings: a tuple key cannot be written.
+        let bad: BTreeMap<(u8, u8), u8> = BTreeMap::from([((1, 2), 3)]);
+        let err = EP.call().json(&bad).unwrap_err();
+        assert!(
+            matches!(&err, Error::Encode { endpoint, .. } if endpoint == "POST /api/v4/users/status/ids"),
+            "{err}"
+        );
+        assert_eq!(err.kind(), crate::ErrorKind::Config);
+        assert!(!err.is_retryable());
+        let ok = EP.call().json(&["a", "b"]).unwrap();
+        assert_eq!(ok.body.as_deref(), Some(&br#"["a","b"]"#[..]));
     }
 
     #[test]

@@ -304,7 +304,7 @@ impl StatusLookups {
 /// answer and keep what `/users` said.
 async fn add_last_activity(client: &HttpClient, rows: &mut [UserRow]) -> Result<()> {
     let ids: Vec<&str> = rows.iter().map(|r| r.user.id.as_str()).collect();
-    let statuses: Vec<StatusDto> = client.json(&STATUS_IDS.call().json(&ids)).await?;
+    let statuses: Vec<StatusDto> = client.json(&STATUS_IDS.call().json(&ids)?).await?;
     let by_id: HashMap<&str, i64> = statuses
         .iter()
         .map(|s| (s.user_id.as_str(), s.last_activity_at))

@@ -176,10 +176,11 @@ async fn enrichment_checks(client: &HttpClient, me: &UserDto, report: &mut Valid
         )),
     }
     let ids = [me.id.as_str()];
-    match client
-        .json::<Vec<StatusDto>>(&STATUS_IDS.call().json(&ids))
-        .await
-    {
+    let statuses = match STATUS_IDS.call().json(&ids) {
+        Ok(call) => client.json::<Vec<StatusDto>>(&call).await,
+        Err(e) => Err(e),
+    };
+    match statuses {
         Ok(_) => report.push(Check::pass(CheckKind::Enrichment, "enrichment:last_activity",
             format!("{} answers: users get last_activity_at", STATUS_IDS.path),
         )),
