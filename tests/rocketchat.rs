@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use roster::core::clock::unix_millis;
+use roster::core::validate::{Advice, RateLimitChoice};
 use roster::core::{CheckStatus, RateLimit, RetryPolicy};
 use roster::rocketchat::{RocketChatConfig, RocketChatConnector};
 use roster::{
@@ -101,6 +102,13 @@ fn assert_exact(snap: &Snapshot, truth: GroundTruth) {
 /// No server window of any bucket saw more than `limit` calls. Windows
 /// are replayed as the server keeps them: the first one opened at `anchor`,
 /// each later one by the first call after the previous one ended.
+/// Library text names no command-line flag: every check, the rate-limit
+/// status and the advice (in library terms) are free of `--`.
+fn assert_no_cli_words(report: &roster::ValidationReport) {
+    let text = report.to_string();
+    assert!(!text.contains("--"), "{text}");
+}
+
 fn assert_fixed_window_pacing(sim: &RocketChatSim, anchor: u64, window: Duration, limit: usize) {
     assert_limited_calls_pacing(sim, anchor, 0, window, limit);
 }
@@ -444,12 +452,18 @@ async fn limited_and_bypassing_tokens_get_different_plans() {
     // 120 member reads at 10 per minute: at least 11 minutes.
     assert!(plan.estimated() >= 11 * MINUTE, "{limited}");
     assert!(
-        plan.advice.iter().any(|a| a.contains("bot")),
+        plan.advice.iter().any(|a| a.to_string().contains("bot")),
         "{:?}",
         plan.advice
     );
     // Every team needs its own members call anyway: count=0 would not help.
-    assert!(!plan.advice.iter().any(|a| a.contains("--infinite-count")));
+    assert!(
+        !plan
+            .advice
+            .iter()
+            .any(|a| matches!(a, Advice::InfiniteCount { .. }))
+    );
+    assert_no_cli_words(&limited);
     let text = limited.to_string();
     println!("{text}");
     assert!(text.contains("teams.members") && text.contains("estimated duration"));
@@ -474,6 +488,16 @@ async fn limited_and_bypassing_tokens_get_different_plans() {
     .validate()
     .await
     .unwrap();
+    assert_no_cli_words(&bot_quota);
+    assert!(
+        bot_quota
+            .rate_limit
+            .as_ref()
+            .unwrap()
+            .detail
+            .contains("fixed: a client quota of 10 calls per 1 min"),
+        "{bot_quota}"
+    );
     assert!(
         bot_quota
             .plan
@@ -481,7 +505,10 @@ async fn limited_and_bypassing_tokens_get_different_plans() {
             .unwrap()
             .advice
             .iter()
-            .any(|a| a.contains("--rate-limit auto")),
+            .any(|a| matches!(
+                a,
+                Advice::RateLimit { choices, .. } if choices.contains(&RateLimitChoice::Auto)
+            )),
         "{bot_quota}"
     );
 }
@@ -519,10 +546,13 @@ async fn infinite_count_is_advised_when_listings_dominate() {
         .unwrap();
     assert_eq!(plan_requests(&report, "users.list"), 31);
     assert_eq!(plan_requests(&report, "users.listTeams"), 0);
+    assert_no_cli_words(&report);
     let plan = report.plan.as_ref().unwrap();
     assert_eq!(plan.estimated(), 3 * MINUTE, "{report}");
     assert!(
-        plan.advice.iter().any(|a| a.contains("--infinite-count")),
+        plan.advice
+            .iter()
+            .any(|a| matches!(a, Advice::InfiniteCount { .. })),
         "{report}"
     );
 }
@@ -1011,7 +1041,7 @@ async fn server_announcing_ten_per_second_is_paced_by_its_headers() {
     assert!(rl.detail.contains("10 calls per 1.0 s"), "{}", rl.detail);
     // The advice never suggests less than the limit in force.
     for a in &report.plan.as_ref().unwrap().advice {
-        assert!(!a.contains("per 1 min"), "{a}");
+        assert!(!a.to_string().contains("per 1 min"), "{a}");
     }
     let start = Instant::now();
     let (summary, snap) = sync(&c).await;
@@ -1144,15 +1174,21 @@ async fn advice_never_offers_less_than_the_limit_in_force() {
         config(&server, &sim.admin()).rate_limit(Some(RateLimit::per_endpoint(100, MINUTE))),
     );
     let report = c.validate().await.unwrap();
+    assert_no_cli_words(&report);
     let advice = &report.plan.as_ref().unwrap().advice;
     assert!(
-        advice
-            .iter()
-            .any(|a| a.contains("slower than the server's limit") && a.contains("auto")),
+        advice.iter().any(|a| matches!(
+            a,
+            Advice::RateLimit { why, choices, .. }
+                if why.contains("slower than the server's limit")
+                    && choices.contains(&RateLimitChoice::Auto)
+        )),
         "{advice:?}"
     );
     assert!(
-        !advice.iter().any(|a| a.contains("raise the limit")),
+        !advice
+            .iter()
+            .any(|a| matches!(a, Advice::RaiseServerLimit { .. })),
         "{advice:?}"
     );
     // Auto: the server paces; the advice to raise it names the admin path
@@ -1165,7 +1201,8 @@ async fn advice_never_offers_less_than_the_limit_in_force() {
     let raise: Vec<_> = plan
         .advice
         .iter()
-        .filter(|a| a.contains("raise the limit"))
+        .filter(|a| matches!(a, Advice::RaiseServerLimit { .. }))
+        .map(|a| a.to_string())
         .collect();
     assert_eq!(raise.len(), 1, "{:?}", plan.advice);
     for a in &raise {

@@ -84,8 +84,9 @@ pub fn validation_report(report: &ValidationReport) -> ValidationReport {
         for b in &mut plan.buckets {
             b.bucket = t(&b.bucket);
         }
+        // Advice names settings by their flags here, then is plain text.
         for a in &mut plan.advice {
-            *a = t(a);
+            *a = roster_core::validate::Advice::Text(t(&crate::util::advice_text(a)));
         }
     }
     out

@@ -337,7 +337,10 @@ pub async fn sync(target: &Target, out: &OutputArgs, verbose: bool) -> anyhow::R
             human_duration(plan.estimated())
         );
         for advice in &plan.advice {
-            eprintln!("  advice: {}", escape::term(advice));
+            eprintln!(
+                "  advice: {}",
+                escape::term(&crate::util::advice_text(advice))
+            );
         }
     }
     let draw = !out.no_progress && !verbose && io::stderr().is_terminal();

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use roster_core::RateLimit;
+use roster_core::validate::{Advice, RateLimitChoice, Setting};
 use secrecy::SecretString;
 
 /// Parses `30s`, `2m`, `1h30m`, `500ms` or a bare number of seconds.
@@ -139,9 +140,82 @@ pub fn thousands(n: u64) -> String {
 /// `2 h 10 min`, `43 s`, `850 ms`: the same wording as `roster validate`.
 pub use roster_core::validate::format_duration as human_duration;
 
+/// A setting as the flag that sets it (`--rate-limit auto`, `--rate-limit
+/// 10/60s`, `--infinite-count`).
+pub fn setting_flag(setting: Setting) -> String {
+    match setting {
+        Setting::RateLimit(RateLimitChoice::Auto) => "--rate-limit auto".to_owned(),
+        Setting::RateLimit(RateLimitChoice::Off) => "--rate-limit off".to_owned(),
+        Setting::RateLimit(RateLimitChoice::Fixed { calls, window_ms }) => {
+            if window_ms % 1000 == 0 {
+                format!("--rate-limit {calls}/{}s", window_ms / 1000)
+            } else {
+                format!("--rate-limit {calls}/{window_ms}ms")
+            }
+        }
+        Setting::InfiniteCount => "--infinite-count".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// A piece of advice in the CLI's terms: settings named by their flags.
+pub fn advice_text(advice: &Advice) -> String {
+    advice.render_with(setting_flag)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn advice_names_settings_by_their_flags() {
+        let raise = Advice::RaiseServerLimit {
+            how: "a workspace admin can raise the limit in Rate Limiter".into(),
+            calls: 30,
+            window_ms: 1000,
+            fixed_quota: true,
+            about_ms: 65_000,
+        };
+        let text = advice_text(&raise);
+        assert!(
+            text.contains("(and --rate-limit 30/1s to match, or --rate-limit auto)"),
+            "{text}"
+        );
+        assert!(text.ends_with("(about 1 min 5 s)"), "{text}");
+        // The library's own rendering names no flag.
+        assert!(!raise.to_string().contains("--"), "{raise}");
+        assert!(
+            raise.to_string().contains("RateLimitMode::Fixed"),
+            "{raise}"
+        );
+
+        let switch = Advice::RateLimit {
+            why: "the client quota paces".into(),
+            choices: vec![RateLimitChoice::Auto, RateLimitChoice::Off],
+            about_ms: 2_000,
+        };
+        assert_eq!(
+            advice_text(&switch),
+            "the client quota paces; --rate-limit auto or --rate-limit off would be faster (about 2.0 s)"
+        );
+        let count = Advice::InfiniteCount {
+            why: "reads listings in one request".into(),
+            about_ms: 500,
+        };
+        assert!(advice_text(&count).starts_with("--infinite-count (count=0) reads"));
+        assert!(
+            count
+                .to_string()
+                .starts_with("RocketChatConfig::infinite_count")
+        );
+        assert_eq!(
+            setting_flag(Setting::RateLimit(RateLimitChoice::Fixed {
+                calls: 10,
+                window_ms: 1500
+            })),
+            "--rate-limit 10/1500ms"
+        );
+    }
 
     #[test]
     fn durations() {

@@ -77,4 +77,4 @@ pub use retry::RetryPolicy;
 pub use sink::{JsonlFile, JsonlSink, MemorySink, Sink};
 pub use snapshot::{Counts, Header, Record, ServerInfo, Snapshot, Summary};
 pub use stats::StatsSnapshot;
-pub use validate::{Check, CheckKind, CheckStatus, Plan, ValidationReport};
+pub use validate::{Advice, Check, CheckKind, CheckStatus, Plan, ValidationReport};

@@ -115,6 +115,163 @@ impl BucketPlan {
     }
 }
 
+/// A client pacing a piece of advice points to
+/// ([`RateLimitMode`](crate::RateLimitMode) in library terms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum RateLimitChoice {
+    /// Follow the server's own numbers (`RateLimitMode::Auto`).
+    Auto,
+    /// No client quota (`RateLimitMode::Off`).
+    Off,
+    /// A fixed client quota of `calls` per `window_ms` per endpoint
+    /// (`RateLimitMode::Fixed`).
+    Fixed {
+        /// Calls per window.
+        calls: u64,
+        /// The window in milliseconds.
+        window_ms: u64,
+    },
+}
+
+impl fmt::Display for RateLimitChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RateLimitChoice::Auto => f.write_str("RateLimitMode::Auto"),
+            RateLimitChoice::Off => f.write_str("RateLimitMode::Off"),
+            RateLimitChoice::Fixed { calls, window_ms } => write!(
+                f,
+                "RateLimitMode::Fixed({calls} calls per {})",
+                format_duration(Duration::from_millis(*window_ms))
+            ),
+        }
+    }
+}
+
+/// A setting a piece of advice names. [`Advice::render_with`] lets a
+/// front end name it its own way (a command-line flag, a config key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Setting {
+    /// The client's rate-limit pacing.
+    RateLimit(RateLimitChoice),
+    /// Reading whole listings in one request (`count=0`), where the
+    /// platform allows it.
+    InfiniteCount,
+}
+
+impl fmt::Display for Setting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Setting::RateLimit(choice) => choice.fmt(f),
+            Setting::InfiniteCount => f.write_str("RocketChatConfig::infinite_count"),
+        }
+    }
+}
+
+/// What would make a sync faster. Settings are data, so each front end
+/// names them in its own terms; `Display` uses library terms.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Advice {
+    /// Switch the client's pacing to one of `choices`: `why`, then the
+    /// choices, then the estimate with it.
+    RateLimit {
+        /// Why the current pacing is slow.
+        why: String,
+        /// The pacings that would be faster.
+        choices: Vec<RateLimitChoice>,
+        /// The estimated duration with it, in milliseconds.
+        about_ms: u64,
+    },
+    /// Read whole listings in one request each (`count=0`).
+    InfiniteCount {
+        /// What it would save, and what the server must allow.
+        why: String,
+        /// The estimated duration with it, in milliseconds.
+        about_ms: u64,
+    },
+    /// An administrator can raise the server's limit.
+    RaiseServerLimit {
+        /// Who can raise it, and where (`a workspace admin can raise the
+        /// limit in …`).
+        how: String,
+        /// The raised calls per window.
+        calls: u64,
+        /// The window in milliseconds.
+        window_ms: u64,
+        /// The client's fixed quota would have to be raised to match.
+        fixed_quota: bool,
+        /// The estimated duration with it, in milliseconds.
+        about_ms: u64,
+    },
+    /// Advice that names no setting.
+    Text(String),
+}
+
+impl Advice {
+    /// The advice as one sentence, naming settings with `name`.
+    pub fn render_with(&self, name: impl Fn(Setting) -> String) -> String {
+        let about = |ms: &u64| format_duration(Duration::from_millis(*ms));
+        match self {
+            Advice::RateLimit {
+                why,
+                choices,
+                about_ms,
+            } => {
+                let named: Vec<String> = choices
+                    .iter()
+                    .map(|c| name(Setting::RateLimit(*c)))
+                    .collect();
+                format!(
+                    "{why}; {} would be faster (about {})",
+                    named.join(" or "),
+                    about(about_ms)
+                )
+            }
+            Advice::InfiniteCount { why, about_ms } => format!(
+                "{} (count=0) {why} (about {})",
+                name(Setting::InfiniteCount),
+                about(about_ms)
+            ),
+            Advice::RaiseServerLimit {
+                how,
+                calls,
+                window_ms,
+                fixed_quota,
+                about_ms,
+            } => {
+                let matching = if *fixed_quota {
+                    format!(
+                        " (and {} to match, or {})",
+                        name(Setting::RateLimit(RateLimitChoice::Fixed {
+                            calls: *calls,
+                            window_ms: *window_ms,
+                        })),
+                        name(Setting::RateLimit(RateLimitChoice::Auto))
+                    )
+                } else {
+                    String::new()
+                };
+                format!(
+                    "{how}; at {calls} calls per {}{matching} the sync would be faster (about {})",
+                    format_duration(Duration::from_millis(*window_ms)),
+                    about(about_ms)
+                )
+            }
+            Advice::Text(text) => text.clone(),
+        }
+    }
+}
+
+impl fmt::Display for Advice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render_with(|s| s.to_string()))
+    }
+}
+
 /// The sync a validation foresees.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -127,7 +284,7 @@ pub struct Plan {
     /// limit (buckets run in parallel), plus request latency.
     pub estimated_ms: u64,
     /// What would make the sync faster.
-    pub advice: Vec<String>,
+    pub advice: Vec<Advice>,
 }
 
 /// Builder-style setters: `Plan::default()` and change what differs.
@@ -155,7 +312,7 @@ impl Plan {
 
     /// Sets the `advice` field.
     #[must_use]
-    pub fn advice(mut self, advice: Vec<String>) -> Self {
+    pub fn advice(mut self, advice: Vec<Advice>) -> Self {
         self.advice = advice;
         self
     }

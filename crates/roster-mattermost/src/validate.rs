@@ -1,7 +1,7 @@
 //! `validate()`: reachable, authenticated, System Admin, enrichment
 //! available, rate-limit status, and a plan of the sync's requests.
 
-use roster_core::validate::{BucketPlan, Plan, RateLimitStatus};
+use roster_core::validate::{Advice, BucketPlan, Plan, RateLimitStatus};
 use roster_core::{
     Check, CheckKind, Error, ErrorKind, HttpClient, Result, SyncOptions, ValidationReport,
 };
@@ -305,9 +305,9 @@ async fn plan(
         && server_ms >= quota_ms
         && server_ms > 60_000
     {
-        advice.push(format!(
+        advice.push(Advice::Text(format!(
             "Mattermost lets this client make {l} requests/s; ask an admin to raise RateLimitSettings.PerSec and MaxBurst (System Console → Environment → Rate Limiting) or to switch rate limiting off for the sync"
-        ));
+        )));
     }
     if let Some(l) = server_limit
         && quota.is_none()
@@ -319,15 +319,15 @@ async fn plan(
         let slower =
             roster_core::ratelimit::fixed_window_lower_bound(total, default_ratio, one_sec)
                 .max(std::time::Duration::from_millis(estimated_ms));
-        advice.push(format!(
-            "Mattermost reports its burst ({l} requests), not its sustained rate (RateLimitSettings.PerSec); this estimate assumes {l} requests/s. With the default ratio (PerSec = burst / 10, e.g. 10/s with MaxBurst 100) the sync takes about {}; pass --rate-limit <PerSec>/1s to plan and pace with the real rate",
+        advice.push(Advice::Text(format!(
+            "Mattermost reports its burst ({l} requests), not its sustained rate (RateLimitSettings.PerSec); this estimate assumes {l} requests/s. With the default ratio (PerSec = burst / 10, e.g. 10/s with MaxBurst 100) the sync takes about {}; set a fixed client rate limit of PerSec calls per 1 s to plan and pace with the real rate",
             roster_core::validate::format_duration(slower)
-        ));
+        )));
     }
     if quota.is_some() && quota_ms >= server_ms && quota_ms > 60_000 {
-        advice.push(
+        advice.push(Advice::Text(
             "the configured client-side rate limit sets the pace; raise or remove it".to_owned(),
-        );
+        ));
     }
     let note = format!(
         "about {total} requests for ~{users} users and {teams} teams; the user total is /api/v4/users/stats, which counts active users, bots included (deactivated users add a little), and teams with more than {per_page} members need one more request per {per_page} members"

@@ -8,7 +8,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use roster_core::validate::{BucketPlan, Plan, RateLimitStatus, format_duration};
+use roster_core::validate::{
+    Advice, BucketPlan, Plan, RateLimitChoice, RateLimitStatus, format_duration,
+};
 use roster_core::{
     Check, CheckKind, Endpoint, Error, ErrorKind, RateLimitMode, Result, SyncOptions,
     ValidationReport,
@@ -231,15 +233,6 @@ fn permission_check(perms: Option<&Permissions>, perm: &str, why: &str, fix: &st
             name,
             format!("held via role {}", via.join(", ")),
         )
-    }
-}
-
-/// `N/DUR` as `--rate-limit` takes it.
-fn rate_arg(calls: u64, window: Duration) -> String {
-    if window.subsec_millis() == 0 {
-        format!("{calls}/{}s", window.as_secs())
-    } else {
-        format!("{calls}/{}ms", window.as_millis())
     }
 }
 
@@ -492,8 +485,7 @@ pub(crate) async fn validate(c: &RocketChatConnector) -> Result<ValidationReport
         RateLimitMode::Fixed(q) => (
             Some((u64::from(q.calls()), q.period())),
             format!(
-                "--rate-limit {}: a fixed client quota of {} calls per {} per endpoint",
-                rate_arg(u64::from(q.calls()), q.period()),
+                "fixed: a client quota of {} calls per {} per endpoint",
                 q.calls(),
                 format_duration(q.period())
             ),
@@ -522,7 +514,7 @@ pub(crate) async fn validate(c: &RocketChatConnector) -> Result<ValidationReport
                 ),
             ),
         },
-        _ => (None, "--rate-limit off: no client quota".to_owned()),
+        _ => (None, "off: no client quota".to_owned()),
     };
     report.rate_limit = Some(RateLimitStatus::new(
         limited,
@@ -541,11 +533,10 @@ pub(crate) async fn validate(c: &RocketChatConnector) -> Result<ValidationReport
     let lat = latency.mean();
     let mut plan = make_plan(&totals, shape, limits, lat);
     let now = plan.estimated();
-    let mut advise = |alt: Duration, text: String| {
+    let mut advise = |alt: Duration, advice: &dyn Fn(u64) -> Advice| {
         // Only advice that saves at least a tenth (and a second).
         if alt + now / 10 < now && now - alt >= Duration::from_secs(1) {
-            plan.advice
-                .push(format!("{text} (about {})", format_duration(alt)));
+            plan.advice.push(advice(alt.as_millis() as u64));
         }
     };
     let unlimited = Limits {
@@ -554,23 +545,25 @@ pub(crate) async fn validate(c: &RocketChatConnector) -> Result<ValidationReport
     };
     if limited && bypass_via.is_empty() {
         let alt = make_plan(&totals, shape, unlimited, lat).estimated();
-        advise(
-            alt,
-            format!(
+        advise(alt, &|about_ms| Advice::RateLimit {
+            why: format!(
                 "this token is rate limited; a bot account (bots hold `{BYPASS}` by default) \
                  granted `{VIEW_ALL_TEAMS}` and `{FULL_USER_INFO}` is not, and with it the \
-                 default --rate-limit auto runs without a client quota"
+                 default automatic pacing runs without a client quota"
             ),
-        );
+            choices: vec![RateLimitChoice::Auto],
+            about_ms,
+        });
     }
     if !limited && client_quota.is_some() {
         let alt = make_plan(&totals, shape, unlimited, lat).estimated();
-        advise(
-            alt,
-            "the server does not limit this token, but the client quota still paces every \
-             endpoint; --rate-limit auto (the default) or off would be faster"
+        advise(alt, &|about_ms| Advice::RateLimit {
+            why: "the server does not limit this token, but the client quota still paces every \
+                  endpoint"
                 .to_owned(),
-        );
+            choices: vec![RateLimitChoice::Auto, RateLimitChoice::Off],
+            about_ms,
+        });
     }
     if !c.infinite_count {
         let infinite = Shape {
@@ -578,13 +571,12 @@ pub(crate) async fn validate(c: &RocketChatConnector) -> Result<ValidationReport
             ..shape
         };
         let alt = make_plan(&totals, infinite, limits, lat).estimated();
-        advise(
-            alt,
-            "--infinite-count (count=0) reads users.list and teams.listAll in one request each \
-             and every team's members in one request, if the server allows \
-             API_Allow_Infinite_Count"
+        advise(alt, &|about_ms| Advice::InfiniteCount {
+            why: "reads users.list and teams.listAll in one request each and every team's \
+                  members in one request, if the server allows API_Allow_Infinite_Count"
                 .to_owned(),
-        );
+            about_ms,
+        });
     }
     match (limited, limits.effective(), limits.server) {
         // The server's limit paces: an admin can raise it. Never advise a
@@ -600,22 +592,13 @@ pub(crate) async fn validate(c: &RocketChatConnector) -> Result<ValidationReport
                 client: fixed.then_some((raised_calls, w)),
             };
             let alt = make_plan(&totals, shape, raised, lat).estimated();
-            let matching = if fixed {
-                format!(
-                    " (and --rate-limit {} to match, or auto)",
-                    rate_arg(raised_calls, w)
-                )
-            } else {
-                String::new()
-            };
-            advise(
-                alt,
-                format!(
-                    "a workspace admin can raise the limit in {RATE_LIMITER_SETTINGS}; at \
-                     {raised_calls} calls per {}{matching} the sync would be faster",
-                    format_duration(w),
-                ),
-            );
+            advise(alt, &|about_ms| Advice::RaiseServerLimit {
+                how: format!("a workspace admin can raise the limit in {RATE_LIMITER_SETTINGS}"),
+                calls: raised_calls,
+                window_ms: w.as_millis() as u64,
+                fixed_quota: fixed,
+                about_ms,
+            });
         }
         // The client quota is slower than the server's limit.
         (true, Some((calls, w)), Some((s_calls, s_w))) => {
@@ -624,15 +607,16 @@ pub(crate) async fn validate(c: &RocketChatConnector) -> Result<ValidationReport
                 client: None,
             };
             let alt = make_plan(&totals, shape, follow, lat).estimated();
-            advise(
-                alt,
-                format!(
+            advise(alt, &|about_ms| Advice::RateLimit {
+                why: format!(
                     "the client quota ({calls} calls per {}) is slower than the server's limit \
-                     ({s_calls} calls per {}); --rate-limit auto follows the server's own numbers",
+                     ({s_calls} calls per {}); automatic pacing follows the server's own numbers",
                     format_duration(w),
                     format_duration(s_w)
                 ),
-            );
+                choices: vec![RateLimitChoice::Auto],
+                about_ms,
+            });
         }
         _ => {}
     }
