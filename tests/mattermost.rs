@@ -454,6 +454,15 @@ async fn mattermost_default_limits_drain_the_burst_without_429s() {
         "{:?}",
         plan.advice
     );
+    // The real rate is named as data, for a front end to render its way.
+    assert!(
+        plan.advice.iter().any(|a| matches!(
+            a,
+            roster::core::validate::Advice::FixedRateOf { rate, window_ms: 1000, .. } if rate == "PerSec"
+        )),
+        "{:?}",
+        plan.advice
+    );
     let before = sim.log().entries().len();
     let started = tokio::time::Instant::now();
     let (summary, snap) = sync(&conn).await;

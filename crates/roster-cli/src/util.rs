@@ -153,6 +153,13 @@ pub fn setting_flag(setting: Setting) -> String {
                 format!("--rate-limit {calls}/{window_ms}ms")
             }
         }
+        Setting::FixedRateOf { rate, window_ms } => {
+            if window_ms % 1000 == 0 {
+                format!("--rate-limit <{rate}>/{}s", window_ms / 1000)
+            } else {
+                format!("--rate-limit <{rate}>/{window_ms}ms")
+            }
+        }
         Setting::InfiniteCount => "--infinite-count".to_owned(),
         other => other.to_string(),
     }
@@ -208,6 +215,16 @@ mod tests {
                 .to_string()
                 .starts_with("RocketChatConfig::infinite_count")
         );
+        let rate = Advice::FixedRateOf {
+            why: "the server reports its burst".into(),
+            rate: "PerSec".into(),
+            window_ms: 1000,
+        };
+        assert_eq!(
+            advice_text(&rate),
+            "the server reports its burst; use --rate-limit <PerSec>/1s to plan and pace with the real rate"
+        );
+        assert!(!rate.to_string().contains("--"), "{rate}");
         assert_eq!(
             setting_flag(Setting::RateLimit(RateLimitChoice::Fixed {
                 calls: 10,

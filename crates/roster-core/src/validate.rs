@@ -151,11 +151,20 @@ impl fmt::Display for RateLimitChoice {
 
 /// A setting a piece of advice names. [`Advice::render_with`] lets a
 /// front end name it its own way (a command-line flag, a config key).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Setting {
     /// The client's rate-limit pacing.
     RateLimit(RateLimitChoice),
+    /// A fixed client quota of the server's real rate per `window_ms`,
+    /// which the server does not report: `rate` names the server setting
+    /// that holds it (`PerSec`).
+    FixedRateOf {
+        /// The server setting holding the calls per window.
+        rate: String,
+        /// The window in milliseconds.
+        window_ms: u64,
+    },
     /// Reading whole listings in one request (`count=0`), where the
     /// platform allows it.
     InfiniteCount,
@@ -165,6 +174,11 @@ impl fmt::Display for Setting {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Setting::RateLimit(choice) => choice.fmt(f),
+            Setting::FixedRateOf { rate, window_ms } => write!(
+                f,
+                "RateLimitMode::Fixed({rate} calls per {})",
+                format_duration(Duration::from_millis(*window_ms))
+            ),
             Setting::InfiniteCount => f.write_str("RocketChatConfig::infinite_count"),
         }
     }
@@ -206,6 +220,16 @@ pub enum Advice {
         fixed_quota: bool,
         /// The estimated duration with it, in milliseconds.
         about_ms: u64,
+    },
+    /// The server does not report its real rate: a fixed quota of it
+    /// plans and paces with it.
+    FixedRateOf {
+        /// What the server reports instead, and what the estimate assumes.
+        why: String,
+        /// The server setting holding the real rate (`PerSec`).
+        rate: String,
+        /// The window of that rate in milliseconds.
+        window_ms: u64,
     },
     /// Advice that names no setting.
     Text(String),
@@ -261,6 +285,17 @@ impl Advice {
                     about(about_ms)
                 )
             }
+            Advice::FixedRateOf {
+                why,
+                rate,
+                window_ms,
+            } => format!(
+                "{why}; use {} to plan and pace with the real rate",
+                name(Setting::FixedRateOf {
+                    rate: rate.clone(),
+                    window_ms: *window_ms,
+                })
+            ),
             Advice::Text(text) => text.clone(),
         }
     }

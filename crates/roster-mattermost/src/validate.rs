@@ -319,10 +319,14 @@ async fn plan(
         let slower =
             roster_core::ratelimit::fixed_window_lower_bound(total, default_ratio, one_sec)
                 .max(std::time::Duration::from_millis(estimated_ms));
-        advice.push(Advice::Text(format!(
-            "Mattermost reports its burst ({l} requests), not its sustained rate (RateLimitSettings.PerSec); this estimate assumes {l} requests/s. With the default ratio (PerSec = burst / 10, e.g. 10/s with MaxBurst 100) the sync takes about {}; set a fixed client rate limit of PerSec calls per 1 s to plan and pace with the real rate",
+        advice.push(Advice::FixedRateOf {
+            why: format!(
+            "Mattermost reports its burst ({l} requests), not its sustained rate (RateLimitSettings.PerSec); this estimate assumes {l} requests/s. With the default ratio (PerSec = burst / 10, e.g. 10/s with MaxBurst 100) the sync takes about {}",
             roster_core::validate::format_duration(slower)
-        )));
+        ),
+            rate: "PerSec".to_owned(),
+            window_ms: 1000,
+        });
     }
     if quota.is_some() && quota_ms >= server_ms && quota_ms > 60_000 {
         advice.push(Advice::Text(
