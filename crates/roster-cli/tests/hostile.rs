@@ -6,12 +6,13 @@
 //! Each test runs the real binary (`CARGO_BIN_EXE_roster`) on a blocking
 //! thread; servers are the in-process simulators or wiremock.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Output;
 use std::time::{Duration, Instant};
 
-use assert_cmd::cargo::cargo_bin_cmd;
+use common::{Roster, Run, s};
 use roster_sim::mattermost::{self as mm, MattermostSim};
 use roster_sim::rocketchat::{self as rc, RocketChatSim};
 use roster_sim::{Fault, FaultRule};
@@ -24,22 +25,12 @@ const HOSTILE: &str = "Eve\u{1b}[2J\u{1b}]0;pwned\u{7}\u{1b}]8;;https://evil.exa
 /// A spreadsheet formula.
 const FORMULA: &str = "=HYPERLINK(\"https://evil.example/\",\"open\")";
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
+/// What hostile input must never achieve on a terminal.
+trait AssertClean {
+    fn assert_clean(&self) -> &Self;
 }
 
-impl Run {
-    fn assert_code(&self, code: i32) -> &Self {
-        assert_eq!(
-            self.code, code,
-            "exit code\n--- stdout:\n{}\n--- stderr:\n{}",
-            self.stdout, self.stderr
-        );
-        self
-    }
-
+impl AssertClean for Run {
     /// No terminal control, bidi override or forged line on stdout or stderr.
     fn assert_clean(&self) -> &Self {
         for (name, text) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
@@ -60,41 +51,19 @@ impl Run {
     }
 }
 
-/// Runs `roster args…` with `env` (no inherited BATON_* variables) and `stdin`.
+/// Runs `roster args…` with `env` and, if given, `stdin`.
 async fn roster_in(args: &[&str], env: &[(&str, &str)], stdin: Option<Vec<u8>>) -> Run {
-    let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
-    let env: Vec<(String, String)> = env
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    let out: Output = tokio::task::spawn_blocking(move || {
-        let mut cmd = cargo_bin_cmd!("roster");
-        for (k, _) in std::env::vars() {
-            if k.starts_with("BATON_") || k.starts_with("ROSTER_") || k == "RUST_LOG" {
-                cmd.env_remove(k);
-            }
-        }
-        cmd.args(&args).envs(env).timeout(Duration::from_secs(90));
-        if let Some(input) = stdin {
-            cmd.write_stdin(input);
-        }
-        cmd.output().expect("run roster")
-    })
-    .await
-    .expect("join");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    let cmd = Roster::new(args).envs(env).timeout(Duration::from_secs(90));
+    match stdin {
+        Some(input) => cmd.stdin(input),
+        None => cmd,
     }
+    .run()
+    .await
 }
 
 async fn roster(args: &[&str], env: &[(&str, &str)]) -> Run {
     roster_in(args, env, None).await
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
 }
 
 fn listing(dir: &Path) -> BTreeSet<String> {

@@ -2,11 +2,12 @@
 //! read together: every report in every format, unknown activity, flags,
 //! offboarding exit codes, and hostile names kept inert in HTML and CSV.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Output;
 use std::time::Duration;
 
-use assert_cmd::cargo::cargo_bin_cmd;
+use common::{Roster, Run, s};
 use roster_core::Snapshot;
 use roster_sim::mattermost::{self as mm, MattermostSim, SimLicense};
 use roster_sim::rocketchat::{self as rc, RocketChatSim};
@@ -18,56 +19,13 @@ const HOSTILE_CSV: &str = "=HYPERLINK(\"http://evil.example\",\"x\")";
 const MM_SEATS: u64 = 120;
 const RC_SEATS: u64 = 80;
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn code(&self, code: i32) -> &Self {
-        assert_eq!(
-            self.code, code,
-            "exit code\n--- stdout:\n{}\n--- stderr:\n{}",
-            self.stdout, self.stderr
-        );
-        self
-    }
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).expect("a JSON document")
-    }
-}
-
+/// `roster args…` with `env`; reports on big snapshots get 120 s.
 async fn roster(args: &[&str], env: &[(&str, &str)]) -> Run {
-    let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
-    let env: Vec<(String, String)> = env
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    let out: Output = tokio::task::spawn_blocking(move || {
-        let mut cmd = cargo_bin_cmd!("roster");
-        for (k, _) in std::env::vars() {
-            if k.starts_with("BATON_") || k.starts_with("ROSTER_") || k == "RUST_LOG" {
-                cmd.env_remove(k);
-            }
-        }
-        cmd.args(&args)
-            .envs(env)
-            .timeout(Duration::from_secs(120))
-            .output()
-            .expect("run roster")
-    })
-    .await
-    .expect("join");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
+    Roster::new(args)
+        .envs(env)
+        .timeout(Duration::from_secs(120))
+        .run()
+        .await
 }
 
 /// Two snapshots of one company, plus an older Mattermost one.
@@ -86,7 +44,7 @@ async fn sync_mm(sim: &MattermostSim, out: &Path, extra: &[&str]) {
     args.extend(extra);
     roster(&args, &[("BATON_API_TOKEN", MattermostSim::ADMIN_TOKEN)])
         .await
-        .code(0);
+        .assert_code(0);
 }
 
 /// The people of the scenario (same e-mail on both platforms):
@@ -154,7 +112,7 @@ async fn company() -> Company {
         &[],
     )
     .await
-    .code(0);
+    .assert_code(0);
     Company {
         _dir: dir,
         mm_old,
@@ -212,7 +170,7 @@ async fn governance_reports_on_both_platforms() {
         &[],
     )
     .await;
-    let v = json.code(0).json();
+    let v = json.assert_code(0).json();
     let rows = v["rows"].as_array().unwrap();
     let row = |platform: &str, login: &str| {
         rows.iter()
@@ -238,7 +196,7 @@ async fn governance_reports_on_both_platforms() {
     );
 
     let table = roster(&["report", "access-review", mm, rc], &[]).await;
-    table.code(0);
+    table.assert_code(0);
     assert!(
         table.stdout.contains("privileged accounts"),
         "{}",
@@ -247,7 +205,7 @@ async fn governance_reports_on_both_platforms() {
     assert!(table.stdout.contains("deactivated"));
 
     let csv = roster(&["report", "access-review", mm, rc, "--format", "csv"], &[]).await;
-    csv.code(0);
+    csv.assert_code(0);
     assert!(
         csv.stdout
             .starts_with("Platform,Name,Login,Email,Type,Status,Access,Last Activity,Flags\r\n")
@@ -264,7 +222,7 @@ async fn governance_reports_on_both_platforms() {
         &[],
     )
     .await;
-    html.code(0);
+    html.assert_code(0);
     let doc = assert_inert_html(&html.stdout, HOSTILE_HTML);
     assert!(doc.select(&Selector::parse("svg").unwrap()).count() >= 1);
 
@@ -283,7 +241,7 @@ async fn governance_reports_on_both_platforms() {
         &[],
     )
     .await;
-    let v = since.code(0).json();
+    let v = since.assert_code(0).json();
     let added: Vec<&str> = v["changes"]
         .as_array()
         .unwrap()
@@ -315,7 +273,7 @@ async fn governance_reports_on_both_platforms() {
         &[],
     )
     .await;
-    since_csv.code(0);
+    since_csv.assert_code(0);
     assert!(
         since_csv
             .stdout
@@ -328,7 +286,7 @@ async fn governance_reports_on_both_platforms() {
 
     // ---- licenses: seats per platform, both snapshots together
     let lic = roster(&["report", "licenses", mm, rc, "--format", "json"], &[]).await;
-    let v = lic.code(0).json();
+    let v = lic.assert_code(0).json();
     let seats = v["platforms"].as_array().unwrap();
     assert_eq!(seats[0]["licensed"], MM_SEATS);
     assert_eq!(seats[1]["licensed"], RC_SEATS);
@@ -341,7 +299,7 @@ async fn governance_reports_on_both_platforms() {
         .unwrap();
     assert_eq!(mallory["name"], HOSTILE_HTML);
     let lic = roster(&["report", "licenses", mm, rc], &[]).await;
-    lic.code(0);
+    lic.assert_code(0);
     assert!(
         lic.stdout
             .contains(&format!("seats:        licensed {MM_SEATS}, used")),
@@ -349,11 +307,11 @@ async fn governance_reports_on_both_platforms() {
         lic.stdout
     );
     let lic_csv = roster(&["report", "licenses", mm, rc, "--format", "csv"], &[]).await;
-    lic_csv.code(0);
+    lic_csv.assert_code(0);
     assert!(lic_csv.stdout.starts_with("Platform,User ID,Email"));
     assert!(lic_csv.stderr.contains("reclaimable"), "{}", lic_csv.stderr);
     let lic_html = roster(&["report", "licenses", mm, rc, "--format", "html"], &[]).await;
-    lic_html.code(0);
+    lic_html.assert_code(0);
     let doc = assert_inert_html(&lic_html.stdout, HOSTILE_HTML);
     let svg_text: String = doc
         .select(&Selector::parse("svg").unwrap())
@@ -372,7 +330,7 @@ async fn governance_reports_on_both_platforms() {
         &[],
     )
     .await;
-    let v = d.code(0).json();
+    let v = d.assert_code(0).json();
     let rows = v["rows"].as_array().unwrap();
     assert!(
         rows.iter()
@@ -399,7 +357,7 @@ async fn governance_reports_on_both_platforms() {
             &[],
         )
         .await
-        .code(0);
+        .assert_code(0);
     }
     let d_html = roster(
         &[
@@ -408,7 +366,7 @@ async fn governance_reports_on_both_platforms() {
         &[],
     )
     .await;
-    d_html.code(0);
+    d_html.assert_code(0);
     assert_inert_html(&d_html.stdout, HOSTILE_HTML);
 }
 
@@ -435,7 +393,7 @@ async fn offboarding_passes_only_when_nothing_remains() {
         &[],
     )
     .await;
-    let v = ok.code(0).json();
+    let v = ok.assert_code(0).json();
     assert_eq!(v["people"][0]["verdict"], "offboarded");
     assert_eq!(v["people"][0]["accounts"].as_array().unwrap().len(), 2);
     assert_eq!(v["people"][1]["verdict"], "no account found");
@@ -449,7 +407,7 @@ async fn offboarding_passes_only_when_nothing_remains() {
         &[],
     )
     .await;
-    half.code(1);
+    half.assert_code(1);
     assert!(half.stdout.contains("access remains"), "{}", half.stdout);
     assert!(half.stdout.contains("account enabled"));
     assert!(
@@ -472,7 +430,7 @@ async fn offboarding_passes_only_when_nothing_remains() {
             &[],
         )
         .await;
-        run.code(1);
+        run.assert_code(1);
         if format == "html" {
             assert_inert_html(&run.stdout, HOSTILE_HTML);
             assert!(run.stdout.contains("FAIL"));
@@ -482,7 +440,7 @@ async fn offboarding_passes_only_when_nothing_remains() {
     }
 
     let none = roster(&["report", "offboarding", mm], &[]).await;
-    none.code(2);
+    none.assert_code(2);
     assert!(none.stderr.contains("--who"), "{}", none.stderr);
 }
 
@@ -492,7 +450,7 @@ async fn unknown_activity_is_never_inactive_or_dormant() {
     let snap = s(&c.mm_no_enrich);
 
     let lic = roster(&["report", "licenses", snap, "--format", "json"], &[]).await;
-    let v = lic.code(0).json();
+    let v = lic.assert_code(0).json();
     let statuses: Vec<&str> = v["users"]
         .as_array()
         .unwrap()
@@ -511,7 +469,7 @@ async fn unknown_activity_is_never_inactive_or_dormant() {
         lic.stderr
     );
     let csv = roster(&["report", "licenses", snap, "--format", "csv"], &[]).await;
-    csv.code(0);
+    csv.assert_code(0);
     assert!(csv.stdout.contains(",unknown,"), "{}", csv.stdout);
     assert!(!csv.stdout.contains(",inactive,"));
 
@@ -520,7 +478,7 @@ async fn unknown_activity_is_never_inactive_or_dormant() {
         &[],
     )
     .await;
-    let v = d.code(0).json();
+    let v = d.assert_code(0).json();
     assert_eq!(v["rows"].as_array().unwrap().len(), 0);
     assert_eq!(v["unknown"], v["enabled"]);
 
@@ -538,7 +496,7 @@ async fn unknown_activity_is_never_inactive_or_dormant() {
         &[],
     )
     .await;
-    let v = d.code(0).json();
+    let v = d.assert_code(0).json();
     assert!(!v["rows"].as_array().unwrap().is_empty());
     assert_eq!(v["unknown"], 0);
 }
@@ -560,7 +518,7 @@ async fn demo_suggests_reports_and_writes_an_access_review() {
         &[],
     )
     .await;
-    run.code(0);
+    run.assert_code(0);
     assert!(
         run.stderr.contains("roster report access-review"),
         "{}",
@@ -588,7 +546,7 @@ async fn demo_suggests_reports_and_writes_an_access_review() {
         &[],
     )
     .await;
-    let v = d.code(0).json();
+    let v = d.assert_code(0).json();
     let recent: u64 = v["histogram"]
         .as_array()
         .unwrap()
@@ -609,7 +567,7 @@ async fn a_server_without_licence_data_says_not_reported() {
     let path = dir.path().join("mm.sqlite");
     sync_mm(&sim, &path, &[]).await;
     let table = roster(&["report", "licenses", s(&path)], &[]).await;
-    table.code(0);
+    table.assert_code(0);
     assert!(
         table
             .stdout

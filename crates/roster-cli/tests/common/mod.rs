@@ -25,11 +25,14 @@ pub const SECRETS: &[&str] = &[
     MattermostSim::BOT_TOKEN,
 ];
 
-/// A `roster` command line: arguments in order, plus environment.
+/// A `roster` command line: arguments in order, environment, and
+/// optionally standard input and a longer time limit than the default 60 s.
 #[derive(Debug, Clone, Default)]
 pub struct Roster {
     args: Vec<String>,
     env: Vec<(String, String)>,
+    stdin: Option<Vec<u8>>,
+    timeout: Option<Duration>,
 }
 
 impl Roster {
@@ -105,9 +108,24 @@ impl Roster {
         self.env("BATON_ROCKETCHAT_USER_ID", user_id)
             .env("BATON_ROCKETCHAT_AUTH_TOKEN", token)
     }
+    /// Feeds `input` on standard input.
+    pub fn stdin(mut self, input: Vec<u8>) -> Self {
+        self.stdin = Some(input);
+        self
+    }
+    /// Kills the run after `limit` (default 60 s).
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        self.timeout = Some(limit);
+        self
+    }
     /// Runs it (with no inherited BATON_* / ROSTER_* variables or RUST_LOG).
     pub async fn run(self) -> Run {
-        let Self { args, env } = self;
+        let Self {
+            args,
+            env,
+            stdin,
+            timeout,
+        } = self;
         let out: Output = tokio::task::spawn_blocking(move || {
             let mut cmd = cargo_bin_cmd!("roster");
             for (k, _) in std::env::vars() {
@@ -117,9 +135,11 @@ impl Roster {
             }
             cmd.args(&args)
                 .envs(env)
-                .timeout(Duration::from_secs(60))
-                .output()
-                .expect("run roster")
+                .timeout(timeout.unwrap_or(Duration::from_secs(60)));
+            if let Some(input) = stdin {
+                cmd.write_stdin(input);
+            }
+            cmd.output().expect("run roster")
         })
         .await
         .expect("join");
@@ -147,6 +167,10 @@ impl Run {
             self.stdout, self.stderr
         );
         self
+    }
+    /// stdout as one JSON document.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).expect("a JSON document")
     }
     pub fn assert_no_secret(&self, secrets: &[&str]) -> &Self {
         for s in SECRETS.iter().chain(secrets) {
