@@ -458,7 +458,7 @@ async fn mattermost_default_limits_drain_the_burst_without_429s() {
     assert!(
         plan.advice.iter().any(|a| matches!(
             a,
-            roster::core::validate::Advice::FixedRateOf { rate, window_ms: 1000, .. } if rate == "PerSec"
+            roster::core::plan::Advice::FixedRateOf { rate, window_ms: 1000, .. } if rate == "PerSec"
         )),
         "{:?}",
         plan.advice
@@ -497,7 +497,8 @@ async fn server_error_bursts_are_retried_to_an_exact_snapshot() {
     sim.faults()
         .add(FaultRule::new("/members", Fault::ServerError(503), 2));
     sim.faults()
-        .add(FaultRule::new("/api/v4/teams", Fault::ServerError(502), 2).after(3));
+        // Past validation's team listing and its six `/stats` samples.
+        .add(FaultRule::new("/api/v4/teams", Fault::ServerError(502), 2).after(10));
     let conn = connector(config(&server, MattermostSim::ADMIN_TOKEN));
     let (summary, snap) = sync(&conn).await;
     assert_complete(&summary);

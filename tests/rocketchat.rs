@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use roster::core::clock::unix_millis;
-use roster::core::validate::{Advice, RateLimitChoice};
+use roster::core::plan::{Advice, RateLimitChoice};
 use roster::core::{CheckStatus, RateLimit, RetryPolicy};
 use roster::rocketchat::{RocketChatConfig, RocketChatConnector};
 use roster::{

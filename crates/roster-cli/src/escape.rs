@@ -86,7 +86,7 @@ pub fn validation_report(report: &ValidationReport) -> ValidationReport {
         }
         // Advice names settings by their flags here, then is plain text.
         for a in &mut plan.advice {
-            *a = roster_core::validate::Advice::Text(t(&crate::util::advice_text(a)));
+            *a = roster_core::plan::Advice::Text(t(&crate::util::advice_text(a)));
         }
     }
     out

@@ -412,7 +412,7 @@ impl InsertBefore for MultiProgress {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use roster_core::validate::BucketPlan;
+    use roster_core::plan::{BucketPlan, Rate};
 
     #[test]
     fn eta_follows_the_plan() {
@@ -421,7 +421,8 @@ mod tests {
             .buckets(vec![BucketPlan::new(
                 "GET /api/v1/teams.members",
                 50,
-                Some((10, Duration::from_secs(60))),
+                Some(Rate::new(10, Duration::from_secs(60))),
+                true,
             )])
             .estimated_ms(0)
             .advice(vec![]);

@@ -312,7 +312,10 @@ pub async fn sync(target: &Target, out: &OutputArgs, verbose: bool) -> anyhow::R
         _ => None,
     };
 
-    let report = validate_report(connector.as_ref(), slug).await?;
+    let concurrency = usize::from(out.concurrency);
+    let mut report = validate_report(connector.as_ref(), slug).await?;
+    // The estimate for the concurrency this sync runs at.
+    report.plan = report.plan.map(|p| p.at_concurrency(concurrency));
     if !report.sync_possible() {
         eprintln!("{}", escape::validation_report(&report));
         return Err(not_possible(&report, slug).into());
@@ -346,7 +349,6 @@ pub async fn sync(target: &Target, out: &OutputArgs, verbose: bool) -> anyhow::R
     let draw = !out.no_progress && !verbose && io::stderr().is_terminal();
     let title = format!("syncing {} at {}", slug, connector.source());
     let tracker = Tracker::new(&title, report.plan.clone(), draw);
-    let concurrency = usize::from(out.concurrency);
     let connector = connector.as_ref();
     let resuming = resumed.is_some();
     let deadline = out.deadline;

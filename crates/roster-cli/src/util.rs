@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use roster_core::RateLimit;
-use roster_core::validate::{Advice, RateLimitChoice, Setting};
+use roster_core::plan::{Advice, RateLimitChoice, Setting};
 use secrecy::SecretString;
 
 /// Parses `30s`, `2m`, `1h30m`, `500ms` or a bare number of seconds.

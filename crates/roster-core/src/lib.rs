@@ -26,7 +26,9 @@
 //!   platform implements.
 //! * [`engine`]: [`SyncEngine`] runs a connector concurrently and streams
 //!   every record to a [`Sink`] ([`JsonlSink`], [`JsonlFile`], [`MemorySink`]).
-//! * [`validate`]: the [`ValidationReport`] (checks, rate-limit status, plan).
+//! * [`validate`]: the [`ValidationReport`] (checks, rate-limit status).
+//! * [`plan`]: a connector's [`Workload`] turned into a [`Plan`] (requests
+//!   per endpoint, estimated duration, advice) by one [`Planner`].
 //!
 //! ## Example
 //!
@@ -50,6 +52,7 @@ pub mod error;
 pub mod http;
 pub mod model;
 pub mod paging;
+pub mod plan;
 pub mod progress;
 pub mod ratelimit;
 pub mod resume;
@@ -70,6 +73,7 @@ pub use model::{
     ResourceId, ResourceRef, ResourceType, Timestamp, UserStatus, UserTraits,
 };
 pub use paging::{Keyed, Page, PageRequest, Paging, PagingLimits, paginate};
+pub use plan::{Advice, Plan, Planner, Workload};
 pub use progress::{NoProgress, Progress, ProgressEvent};
 pub use ratelimit::{RateLimit, RateLimitDialect, RateLimitMode, SharedLimiter};
 pub use resume::ResumeState;
@@ -77,4 +81,4 @@ pub use retry::RetryPolicy;
 pub use sink::{JsonlFile, JsonlSink, MemorySink, Sink};
 pub use snapshot::{Counts, Header, Record, ServerInfo, Snapshot, Summary};
 pub use stats::StatsSnapshot;
-pub use validate::{Advice, Check, CheckKind, CheckStatus, Plan, ValidationReport};
+pub use validate::{Check, CheckKind, CheckStatus, ValidationReport};

@@ -27,6 +27,10 @@ pub(crate) const STATUS_IDS: Endpoint = Endpoint::post("/api/v4/users/status/ids
 /// `Users`); SKU and seats for a System Admin only.
 pub(crate) const LICENSE_CLIENT: Endpoint = Endpoint::get("/api/v4/license/client");
 
+/// A team's member counts (`total_member_count`: memberships not removed,
+/// deactivated users included, as the member listing returns them).
+pub(crate) const TEAM_STATS: Endpoint = Endpoint::get("/api/v4/teams/{team_id}/stats");
+
 /// Largest page of `/reports/users` Mattermost serves.
 pub(crate) const REPORT_PAGE_SIZE: u32 = 100;
 /// Mattermost's silent cap on `per_page`.
@@ -115,7 +119,15 @@ impl Keyed for TeamDto {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub(crate) struct TeamsWithCount {
+    pub(crate) teams: Vec<TeamDto>,
     pub(crate) total_count: u64,
+}
+
+/// `GET /api/v4/teams/{team_id}/stats`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub(crate) struct TeamStatsDto {
+    pub(crate) total_member_count: u64,
 }
 
 /// A row of `GET /api/v4/teams/{team_id}/members`.

@@ -1,18 +1,23 @@
 //! `validate()`: reachable, authenticated, System Admin, enrichment
 //! available, rate-limit status, and a plan of the sync's requests.
 
-use roster_core::validate::{Advice, BucketPlan, Plan, RateLimitStatus};
-use roster_core::{
-    Check, CheckKind, Error, ErrorKind, HttpClient, Result, SyncOptions, ValidationReport,
-};
 use std::sync::OnceLock;
+use std::time::Duration;
 
-use tokio::time::Instant;
+use futures::stream::{self, StreamExt};
+use roster_core::plan::{
+    Advice, LatencyProbe, Plan, Planner, Rate, Workload, listing_requests, sampled_listing_requests,
+};
+use roster_core::validate::{RateLimitStatus, format_duration};
+use roster_core::{
+    Check, CheckKind, Error, ErrorKind, HttpClient, PagingLimits, Result, ValidationReport,
+};
 
 use crate::MattermostConfig;
 use crate::endpoints::{
-    ME, PING, REPORT_PAGE_SIZE, REPORTS_USERS, STATUS_IDS, StatusDto, TEAM_MEMBERS, TEAMS,
-    TeamsWithCount, USER_STATS, USERS, UserDto, UserReportDto, UserStatsDto,
+    ME, PING, REPORT_PAGE_SIZE, REPORTS_USERS, STATUS_IDS, StatusDto, TEAM_MEMBERS, TEAM_STATS,
+    TEAMS, TeamStatsDto, TeamsWithCount, USER_STATS, USERS, UserDto, UserReportDto, UserStatsDto,
+    paging,
 };
 
 /// Why System Admin matters, in every message that names it.
@@ -31,8 +36,7 @@ pub(crate) async fn validate(
 ) -> Result<ValidationReport> {
     let source = client.config().source();
     let mut report = ValidationReport::new(crate::NAME, &source);
-    let started = Instant::now();
-    let requests_before = client.stats().requests;
+    let latency = LatencyProbe::start(client);
 
     // 1. Reachable (no auth, no retry).
     match client.send_once(&PING.call()).await {
@@ -109,16 +113,8 @@ pub(crate) async fn validate(
     }
 
     // 5. Plan.
-    let latency = {
-        let n = client
-            .stats()
-            .requests
-            .saturating_sub(requests_before)
-            .max(1);
-        started.elapsed() / u32::try_from(n).unwrap_or(u32::MAX)
-    };
     report.rate_limit = rate_limit_status(client);
-    match plan(client, config, latency).await {
+    match plan(client, config, &latency).await {
         Ok((plan, note)) => {
             report.push(Check::pass(CheckKind::Plan, "plan", note));
             report.plan = Some(plan);
@@ -195,158 +191,128 @@ async fn enrichment_checks(client: &HttpClient, me: &UserDto, report: &mut Valid
 /// What the server's headers say about limits (`limited` is the server's
 /// verdict; a client-side quota is only named in the detail).
 fn rate_limit_status(client: &HttpClient) -> Option<RateLimitStatus> {
-    // Mattermost's limit is one bucket per client (`BucketScope::Global`):
-    // every endpoint reads the same gate key.
-    let quota = client
-        .config()
-        .rate_limit
-        .map(|q| format!("; client-side quota {q} per endpoint"))
-        .unwrap_or_default();
-    let limited = client.is_limited(&USERS)?;
-    let detail = if limited {
+    let planner = planner(client);
+    let limited = planner.server_heard()?;
+    let detail = match planner.pace().server {
         // Mattermost's X-RateLimit-Limit is the burst (MaxBurst + 1), not
         // the rate; the rate is not reported anywhere.
-        let limit = client.reported_limit(&USERS).map_or_else(
-            || "a limit".to_owned(),
-            |l| {
-                format!(
-                    "bursts of {l} requests; the sustained rate (PerSec) is not reported, and the plan assumes {l} requests/s"
-                )
-            },
-        );
-        format!(
-            "the server sends X-RateLimit-* headers: {limit} per client (Mattermost RateLimitSettings, keyed by client IP by default); roster paces to them one token at a time{quota}"
-        )
-    } else {
-        format!(
-            "no X-RateLimit-* headers on validation's requests: Mattermost rate limiting is off{quota}"
-        )
+        Some(burst) if limited => format!(
+            "the server sends X-RateLimit-* headers: bursts of {} requests per client (Mattermost RateLimitSettings, keyed by client IP by default); the sustained rate (PerSec) is not reported, and the plan assumes {} requests/s",
+            burst.calls, burst.calls
+        ),
+        _ if limited => {
+            "the server sends X-RateLimit-* headers (Mattermost RateLimitSettings)".to_owned()
+        }
+        _ => "no X-RateLimit-* headers on validation's requests: Mattermost rate limiting is off"
+            .to_owned(),
     };
-    Some(RateLimitStatus::new(limited, detail))
+    Some(RateLimitStatus::new(
+        limited,
+        format!("{detail}. Pacing: {}", planner.pacing()),
+    ))
 }
+
+/// The planner for this client: Mattermost limits a client, not an
+/// endpoint (any endpoint's gate answers), and reports its burst as the
+/// limit with no window; plans assume that many requests per second.
+fn planner(client: &HttpClient) -> Planner {
+    Planner::new(client, &[USERS]).assume_server_window(Duration::from_secs(1))
+}
+
+/// Teams whose member counts (`/teams/{id}/stats`) the plan samples.
+const TEAM_SAMPLE: u32 = 16;
 
 /// Totals, requests per bucket and the estimated duration.
 async fn plan(
     client: &HttpClient,
     config: &MattermostConfig,
-    latency: std::time::Duration,
+    latency: &LatencyProbe,
 ) -> Result<(Plan, String)> {
     let users = client
         .json::<UserStatsDto>(&USER_STATS.call())
         .await?
         .total_users_count;
-    let teams = client
+    let first = client
         .json::<TeamsWithCount>(
             &TEAMS
                 .call()
                 .query("include_total_count", "true")
-                .query("per_page", 1),
+                .query("per_page", TEAM_SAMPLE),
         )
-        .await?
-        .total_count;
-    let per_page = u64::from(config.page_size());
-    // The paginator stops on a short (or empty) page.
-    let pages = |n: u64, per: u64| n / per + 1;
-    let user_pages = pages(users, per_page);
-    let team_pages = pages(teams, per_page);
-    let member_pages = teams; // at least one per team; +1 per further 200 members
-    let mut listing: Vec<(String, u64)> = vec![
-        (USERS.bucket(), user_pages),
-        (TEAMS.bucket(), team_pages),
-        (TEAM_MEMBERS.bucket(), member_pages),
-    ];
-    if config.enriches() {
-        listing.push((
-            REPORTS_USERS.bucket(),
-            pages(users, u64::from(REPORT_PAGE_SIZE)),
-        ));
-        listing.push((STATUS_IDS.bucket(), users.div_ceil(per_page)));
-    }
-
-    let quota = client.config().rate_limit;
-    // One bucket per client (`BucketScope::Global`): any endpoint's.
-    let server_limit = client
-        .is_limited(&USERS)
-        .filter(|l| *l)
-        .and_then(|_| client.reported_limit(&USERS))
-        .filter(|l| *l > 0);
-    let one_sec = std::time::Duration::from_secs(1);
-    let bucket_limit = quota
-        .map(|q| (u64::from(q.calls()), q.period()))
-        .or(server_limit.map(|l| (l, one_sec)));
-    let buckets: Vec<BucketPlan> = listing
+        .await?;
+    let teams = first.total_count;
+    let calls: Vec<_> = first
+        .teams
         .iter()
-        .map(|(b, n)| BucketPlan::new(b.clone(), *n, bucket_limit))
+        .map(|t| TEAM_STATS.call().param("team_id", &t.id))
         .collect();
-    let total: u64 = buckets.iter().map(|b| b.requests).sum();
+    let sizes = stream::iter(calls)
+        .map(|call| async move { client.json::<TeamStatsDto>(&call).await })
+        .buffer_unordered(4)
+        .collect::<Vec<_>>()
+        .await;
+    let sample: Vec<u64> = sizes
+        .into_iter()
+        .filter_map(|s| s.ok().map(|s| s.total_member_count))
+        .collect();
 
-    // Limits: a client quota applies per bucket (buckets run in parallel);
-    // Mattermost's limit is one bucket for the whole client.
-    let quota_ms = if quota.is_some() {
-        buckets.iter().map(|b| b.min_duration_ms).max().unwrap_or(0)
-    } else {
-        0
-    };
-    let server_ms = server_limit.map_or(0, |l| {
-        roster_core::ratelimit::fixed_window_lower_bound(total, l, one_sec).as_millis() as u64
-    });
-    // Work: user pages are read one after another, each page's
-    // enrichment (its report segments and status lookup) overlapping the
-    // next page's fetch, while team members are read by `concurrency`
-    // teams at once.
-    let lat = latency.as_millis().max(1) as u64;
-    let concurrency = SyncOptions::default().concurrency as u64;
-    let users_side = user_pages * lat + if config.enriches() { lat } else { 0 };
-    let teams_side = team_pages * lat + member_pages * lat / concurrency.max(1);
-    let estimated_ms = quota_ms.max(server_ms).max(users_side.max(teams_side));
-
-    let mut advice = Vec::new();
-    if let Some(l) = server_limit
-        && server_ms >= quota_ms
-        && server_ms > 60_000
-    {
-        advice.push(Advice::Text(format!(
-            "Mattermost lets this client make {l} requests/s; ask an admin to raise RateLimitSettings.PerSec and MaxBurst (System Console → Environment → Rate Limiting) or to switch rate limiting off for the sync"
-        )));
+    let paging = paging(config.page_size());
+    let listing = |rows| listing_requests(paging, &PagingLimits::default(), rows);
+    let mut work = Workload::new()
+        .total("users", users)
+        .total("teams", teams)
+        .sequential(USERS, listing(users))
+        .sequential(TEAMS, listing(teams))
+        // Members have no total: a multi-page listing is read twice.
+        .concurrent(
+            TEAM_MEMBERS,
+            sampled_listing_requests(paging, &PagingLimits::confirming(), teams, &sample),
+        );
+    if config.enriches() {
+        // Each user page's report segments and status lookup overlap the
+        // next page's fetch.
+        work = work
+            .concurrent(REPORTS_USERS, users / u64::from(REPORT_PAGE_SIZE) + 1)
+            .concurrent(STATUS_IDS, users.div_ceil(u64::from(config.page_size())));
     }
-    if let Some(l) = server_limit
-        && quota.is_none()
+
+    let planner = planner(client).latency(latency.mean(client));
+    let mut plan = planner.plan(&work);
+    plan.advice = planner.advice(
+        &work,
+        "an admin can raise RateLimitSettings.PerSec and MaxBurst (System Console → Environment → Rate Limiting) or switch rate limiting off for the sync",
+    );
+    if let Some(burst) = planner.pace().server
+        && planner.pace().client.is_none()
     {
         // The headers carry the burst (MaxBurst + 1), never the sustained
         // rate (PerSec): say what the estimate assumes and what the
         // default ratio would mean.
-        let default_ratio = (l / 10).max(1);
-        let slower =
-            roster_core::ratelimit::fixed_window_lower_bound(total, default_ratio, one_sec)
-                .max(std::time::Duration::from_millis(estimated_ms));
-        advice.push(Advice::FixedRateOf {
+        let ratio = Rate::new((burst.calls / 10).max(1), burst.window);
+        let slower = planner
+            .plan_with(&work, planner.pace().server(Some(ratio)))
+            .estimated();
+        plan.advice.push(Advice::FixedRateOf {
             why: format!(
-            "Mattermost reports its burst ({l} requests), not its sustained rate (RateLimitSettings.PerSec); this estimate assumes {l} requests/s. With the default ratio (PerSec = burst / 10, e.g. 10/s with MaxBurst 100) the sync takes about {}",
-            roster_core::validate::format_duration(slower)
-        ),
+                "Mattermost reports its burst ({} requests), not its sustained rate (RateLimitSettings.PerSec); this estimate assumes {} requests/s. With the default ratio (PerSec = burst / 10, e.g. 10/s with MaxBurst 100) the sync takes about {}",
+                burst.calls,
+                burst.calls,
+                format_duration(slower)
+            ),
             rate: "PerSec".to_owned(),
             window_ms: 1000,
         });
     }
-    if quota.is_some() && quota_ms >= server_ms && quota_ms > 60_000 {
-        advice.push(Advice::Text(
-            "the configured client-side rate limit sets the pace; raise or remove it".to_owned(),
-        ));
-    }
+    let sampled = if sample.is_empty() {
+        "one request per team assumed".to_owned()
+    } else {
+        format!("member pages from a sample of {} teams", sample.len())
+    };
     let note = format!(
-        "about {total} requests for ~{users} users and {teams} teams; the user total is /api/v4/users/stats, which counts active users, bots included (deactivated users add a little), and teams with more than {per_page} members need one more request per {per_page} members"
+        "about {} requests for ~{users} users and {teams} teams; the user total is /api/v4/users/stats, which counts active users, bots included (deactivated users add a little); {sampled}",
+        plan.requests()
     );
-    Ok((
-        Plan::default()
-            .totals(vec![
-                ("users".to_owned(), users),
-                ("teams".to_owned(), teams),
-            ])
-            .buckets(buckets)
-            .estimated_ms(estimated_ms)
-            .advice(advice),
-        note,
-    ))
+    Ok((plan, note))
 }
 
 #[cfg(test)]
@@ -377,6 +343,48 @@ mod tests {
         // `limited` says whether the *server* limits this token; the quota
         // is the client's own choice and is named in the detail.
         assert!(!rl.limited, "{rl:?}");
-        assert!(rl.detail.contains("client-side quota"), "{rl:?}");
+        assert!(
+            rl.detail.contains("client quota of 100 calls per 1.0 s"),
+            "{rl:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_plan_counts_the_member_pages_and_re_reads_a_sync_makes() {
+        // Teams of about 470 members: three pages of 200 each, read twice
+        // (members have no total, so a multi-page listing is confirmed).
+        let spec = OrgSpec {
+            users: 1500,
+            teams: 5,
+            avg_members: 470,
+            seed: 3,
+        };
+        let sim = MattermostSim::new(spec);
+        let server = sim.spawn().await;
+        let config = MattermostConfig::new(
+            server.base_url(),
+            SecretString::from(MattermostSim::ADMIN_TOKEN),
+        );
+        let connector = MattermostConnector::new(config).unwrap();
+        let report = connector.validate().await.unwrap();
+        let plan = report.plan.expect("plan");
+        let members = plan
+            .buckets
+            .iter()
+            .find(|b| b.bucket.ends_with("/members"))
+            .expect("members bucket");
+        assert!(members.requests >= 5 * 4, "{members:?}");
+        let mut sink = roster_core::MemorySink::default();
+        let summary = roster_core::SyncEngine::new(roster_core::SyncOptions::default())
+            .run(&connector, &mut sink)
+            .await
+            .unwrap();
+        assert!(summary.complete, "{:?}", summary.warnings);
+        assert_eq!(
+            summary.requests_by_endpoint.get(&members.bucket).copied(),
+            Some(members.requests),
+            "{:?}",
+            summary.requests_by_endpoint
+        );
     }
 }

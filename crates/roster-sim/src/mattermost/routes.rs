@@ -87,6 +87,7 @@ enum Route {
     Teams,
     Team(String),
     TeamMembers(String),
+    TeamStats(String),
     ReportsUsers,
     LicenseClient,
 }
@@ -108,6 +109,7 @@ impl Route {
             ["teams", id, "members"] if !id.is_empty() => {
                 (Route::TeamMembers((*id).to_owned()), get)
             }
+            ["teams", id, "stats"] if !id.is_empty() => (Route::TeamStats((*id).to_owned()), get),
             ["reports", "users"] => (Route::ReportsUsers, get),
             ["license", "client"] => (Route::LicenseClient, get),
             _ => return None,
@@ -470,7 +472,9 @@ async fn route(sim: &MattermostSim, req: Request, path: &str, query: &str) -> Re
         Some(Fault::Unauthorized) => return unauthorized(),
         Some(Fault::NotFound) => {
             return match route {
-                Route::Team(_) | Route::TeamMembers(_) | Route::Teams => team_not_found(),
+                Route::Team(_) | Route::TeamMembers(_) | Route::TeamStats(_) | Route::Teams => {
+                    team_not_found()
+                }
                 Route::User(_) | Route::Me => user_not_found(),
                 _ => page_not_found(),
             };
@@ -539,7 +543,7 @@ fn shift(sim: &MattermostSim, route: &Route) {
     match route {
         Route::TeamMembers(id) => org.shift_members(id, now),
         Route::Teams | Route::Team(_) => org.shift_team(now),
-        Route::Ping => {}
+        Route::Ping | Route::TeamStats(_) => {}
         _ => org.shift_user(now),
     }
 }
@@ -644,6 +648,27 @@ fn handle(
             Ok(Value::Array(
                 rows.into_iter().map(|m| member_json(t, m, org)).collect(),
             ))
+        }
+        Route::TeamStats(id) => {
+            let t = team_for(org, id, caller)?;
+            // getTeamStats (server/channels/api4/team.go) needs
+            // PermissionViewTeam like the member listing; the counts are
+            // SqlTeamStore.GetTotalMemberCount / GetActiveMemberCount
+            // (store/sqlstore/team_store.go): memberships not removed,
+            // deactivated users counted in the total only.
+            if !caller.admin && org.membership(t, caller.user).is_none() {
+                return Err(Reject::Forbidden);
+            }
+            let members = t.members.iter().filter(|m| m.visible());
+            let active = members
+                .clone()
+                .filter(|m| org.users[m.user as usize].delete_at == 0)
+                .count();
+            Ok(json!({
+                "team_id": t.id,
+                "total_member_count": members.count(),
+                "active_member_count": active,
+            }))
         }
         Route::ReportsUsers => reports_users(org, caller, q, options.legacy_report_layout),
         Route::StatusIds => status_ids(org, body),
