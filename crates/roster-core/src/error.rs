@@ -391,6 +391,14 @@ impl Error {
         }
     }
 
+    /// Whether the platform cannot be asked at all (no connection, a bad
+    /// configuration, a timeout or a broken transport): validation returns
+    /// such an error rather than a failed check.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self.kind(), ErrorKind::Connection | ErrorKind::Config)
+            || matches!(self, Error::Timeout { .. } | Error::Transport { .. })
+    }
+
     /// Whether the whole sync must stop (credentials revoked): every further
     /// request would fail the same way.
     pub fn is_fatal(&self) -> bool {
@@ -401,6 +409,26 @@ impl Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unreachable_means_the_platform_cannot_be_asked() {
+        let timeout = Error::Timeout {
+            endpoint: "GET /ping".into(),
+            timeout: Duration::from_secs(1),
+        };
+        assert!(timeout.is_unreachable());
+        assert!(
+            Error::InsecureHttp {
+                host: "chat".into()
+            }
+            .is_unreachable()
+        );
+        let refused = Error::Unauthorized {
+            endpoint: "GET /me".into(),
+            message: "bad token".into(),
+        };
+        assert!(!refused.is_unreachable());
+    }
 
     #[test]
     fn error_is_send_sync() {

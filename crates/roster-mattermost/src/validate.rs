@@ -23,12 +23,6 @@ use crate::endpoints::{
 /// Why System Admin matters, in every message that names it.
 pub(crate) const WHY_ADMIN: &str = "without it Mattermost silently returns only open teams, so the sync would miss invite-only (private) teams and their members";
 
-/// Errors that mean the platform cannot be asked at all.
-fn unreachable(e: &Error) -> bool {
-    matches!(e.kind(), ErrorKind::Connection | ErrorKind::Config)
-        || matches!(e, Error::Timeout { .. } | Error::Transport { .. })
-}
-
 pub(crate) async fn validate(
     client: &HttpClient,
     config: &MattermostConfig,
@@ -45,7 +39,7 @@ pub(crate) async fn validate(
             "reachable",
             format!("{source} answers {}", PING.path),
         )),
-        Err(e) if unreachable(&e) => return Err(e),
+        Err(e) if e.is_unreachable() => return Err(e),
         Err(e) if e.is_rate_limited() => report.push(Check::pass(
             CheckKind::Reachable,
             "reachable",
@@ -66,7 +60,7 @@ pub(crate) async fn validate(
         Ok(me) => me,
         // Only a refusal (401/403) says anything about the credentials; a
         // 5xx, a 429 after retries or a garbled body is a server failure.
-        Err(e) if unreachable(&e) || e.kind() != ErrorKind::Auth => return Err(e),
+        Err(e) if e.is_unreachable() || e.kind() != ErrorKind::Auth => return Err(e),
         Err(e) => {
             report.push(Check::fail(
                 CheckKind::Authenticated,
@@ -119,7 +113,7 @@ pub(crate) async fn validate(
             report.push(Check::pass(CheckKind::Plan, "plan", note));
             report.plan = Some(plan);
         }
-        Err(e) if unreachable(&e) => return Err(e),
+        Err(e) if e.is_unreachable() => return Err(e),
         Err(e) => report.push(Check::warn(
             CheckKind::Plan,
             "plan",

@@ -13,9 +13,7 @@ use roster_core::plan::{
     sampled_listing_requests,
 };
 use roster_core::validate::RateLimitStatus;
-use roster_core::{
-    Check, CheckKind, Error, ErrorKind, Paging, PagingLimits, Result, ValidationReport,
-};
+use roster_core::{Check, CheckKind, Error, Paging, PagingLimits, Result, ValidationReport};
 
 use crate::RocketChatConnector;
 use crate::endpoints::{
@@ -182,12 +180,7 @@ pub(crate) async fn validate(c: &RocketChatConnector) -> Result<ValidationReport
                 format!("Rocket.Chat {version} at {source}"),
             ));
         }
-        Err(e)
-            if e.kind() == ErrorKind::Connection
-                || matches!(e, Error::Timeout { .. } | Error::Transport { .. }) =>
-        {
-            return Err(e);
-        }
+        Err(e) if e.is_unreachable() => return Err(e),
         Err(e) => report.push(Check::warn(
             CheckKind::Reachable,
             "reachable",
