@@ -38,17 +38,23 @@ async fn main() -> ExitCode {
             SecretString::from(MattermostSim::ADMIN_TOKEN),
         );
         _server = Some(server);
-        Ok(config)
+        Ok::<_, String>(config)
     } else {
-        MattermostConfig::from_env()
+        // Reading the environment is the application's business; the
+        // library only takes values.
+        env("BATON_BASE_URL").and_then(|url| {
+            let token = env("BATON_API_TOKEN")?;
+            Ok(MattermostConfig::new(url, SecretString::from(token)))
+        })
     };
-    let connector = match config.and_then(MattermostConnector::new) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    let connector =
+        match config.and_then(|c| MattermostConnector::new(c).map_err(|e| e.to_string())) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        };
 
     let report = match connector.validate().await {
         Ok(r) => r,
@@ -98,4 +104,13 @@ async fn main() -> ExitCode {
     } else {
         ExitCode::from(1)
     }
+}
+
+/// The value of environment variable `name`, trimmed and non-empty.
+fn env(name: &str) -> Result<String, String> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| format!("the environment variable {name} is not set"))
 }

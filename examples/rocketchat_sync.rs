@@ -62,9 +62,16 @@ async fn main() -> ExitCode {
         _server = Some((sim, server));
         config
     } else {
-        match RocketChatConfig::from_env() {
-            Ok(c) => c,
-            Err(e) => {
+        // Reading the environment is the application's business; the
+        // library only takes values.
+        let vars = [
+            "BATON_ROCKETCHAT_BASE_URL",
+            "BATON_ROCKETCHAT_USER_ID",
+            "BATON_ROCKETCHAT_AUTH_TOKEN",
+        ];
+        match vars.map(env) {
+            [Ok(url), Ok(user_id), Ok(token)] => RocketChatConfig::new(url, user_id, token.into()),
+            [Err(e), ..] | [_, Err(e), _] | [.., Err(e)] => {
                 eprintln!("error: {e} (or pass --sim to use the in-process simulator)");
                 return ExitCode::from(2);
             }
@@ -126,4 +133,13 @@ async fn main() -> ExitCode {
             ExitCode::from(5)
         }
     }
+}
+
+/// The value of environment variable `name`, trimmed and non-empty.
+fn env(name: &str) -> Result<String, String> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| format!("the environment variable {name} is not set"))
 }

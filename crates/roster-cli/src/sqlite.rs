@@ -15,7 +15,6 @@ use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use roster_core::sink::partial_path;
 use roster_core::{
     AccountType, Counts, Entitlement, EntitlementId, Grant, Header, Profile, Purpose, Record,
     Resource, ResourceRef, ResourceType, Sink, Snapshot, Summary, Timestamp, UserStatus,
@@ -109,10 +108,10 @@ impl SqliteSink {
                 ),
             ));
         }
-        let partial = partial_path(&path);
         // Created here (0600, O_EXCL, O_NOFOLLOW); SQLite then opens the
         // empty file as a new database and keeps its mode.
-        drop(roster_core::sink::create_private(&partial)?);
+        let (file, partial) = roster_core::sink::create_staging(&path)?;
+        drop(file);
         let conn = Connection::open_with_flags(
             &partial,
             OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -701,6 +700,14 @@ fn read_conn(conn: &Connection, limits: ReadLimits) -> anyhow::Result<Snapshot> 
 mod tests {
     use super::*;
     use roster_core::{Counts, Purpose};
+
+    /// The staging file of `path` (`<path>.partial`, as
+    /// `roster_core::sink::create_staging` names it).
+    fn partial_path(path: &Path) -> PathBuf {
+        let mut name = path.file_name().unwrap_or_default().to_os_string();
+        name.push(".partial");
+        path.with_file_name(name)
+    }
 
     fn sample() -> Vec<Record> {
         let user = Resource::new(ResourceType::User, "u1", "Ada Lovelace")

@@ -416,7 +416,14 @@ pub async fn sync(target: &Target, out: &OutputArgs, verbose: bool) -> anyhow::R
         }
     };
     let summary = result.map_err(|e| Failure::from_core(&e, &format!("roster validate {slug}")))?;
-    finish_report(&summary, &tracker, out.out.as_deref(), slug, resuming)
+    finish_report(
+        &summary,
+        &tracker,
+        out.out.as_deref(),
+        slug,
+        resuming,
+        deadline,
+    )
 }
 
 /// Opens the interrupted output of `path` for appending, refusing a file
@@ -425,15 +432,14 @@ async fn resume_file(
     path: &Path,
     connector: &dyn Connector,
 ) -> anyhow::Result<(JsonlFile, ResumeState)> {
-    let partial = roster_core::sink::partial_path(path);
-    if !partial.exists() {
+    let Some(partial) = JsonlFile::unfinished(path) else {
         return Err(Failure::usage(format!(
-            "nothing to resume: `{}` does not exist",
-            partial.display()
+            "nothing to resume: no unfinished output of `{}`",
+            path.display()
         ))
         .hint("run the same command without --resume to start a new sync")
         .into());
-    }
+    };
     let (sink, state) = JsonlFile::resume(path).await.map_err(|e| {
         Failure::usage(format!("cannot resume `{}`: {e}", partial.display()))
             .hint("run the same command without --resume to start a new sync")
@@ -466,6 +472,7 @@ fn finish_report(
     out: Option<&Path>,
     slug: &str,
     resumed: bool,
+    deadline: Option<std::time::Duration>,
 ) -> anyhow::Result<u8> {
     let mut what = Vec::new();
     if resumed {
@@ -497,6 +504,12 @@ fn finish_report(
     eprintln!("warning: the snapshot is INCOMPLETE (\"complete\": false):");
     for w in &summary.warnings {
         eprintln!("  - {}", escape::term(&exit::one_line(w)));
+    }
+    if deadline
+        .is_some_and(|d| summary.elapsed_ms >= u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    {
+        // The library says "the sync deadline"; the flag is ours to name.
+        eprintln!("hint: the sync ran into --deadline; raise it or sync a smaller workspace");
     }
     eprintln!(
         "hint: do not treat missing grants as revoked; fix the cause (see the warnings) and sync again"

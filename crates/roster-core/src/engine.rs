@@ -305,7 +305,7 @@ impl SyncEngine {
                 () = interrupt => ctx.lost("the sync was interrupted before it finished; everything not yet read is missing".into(), None),
                 () = deadline_passed => ctx.lost(
                     format!(
-                        "the sync deadline of {} passed before the sync finished; everything not yet read is missing (raise the deadline, e.g. --deadline, or sync a smaller workspace)",
+                        "the sync deadline of {} passed before the sync finished; everything not yet read is missing (raise the sync deadline or sync a smaller workspace)",
                         human(deadline.unwrap_or_default())
                     ),
                     None,

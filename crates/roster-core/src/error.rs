@@ -220,7 +220,7 @@ pub enum Error {
         source: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
 
-    /// One request used up its time budget ([`HttpConfig::request_budget`](crate::HttpConfig::request_budget)):
+    /// One request used up its time budget ([`ClientOptions::request_budget`](crate::ClientOptions::request_budget)):
     /// the waits the server asked for (rate-limit resets, `Retry-After`)
     /// and the retries' backoff together would exceed it.
     #[error(

@@ -75,7 +75,7 @@ pub use model::{
 pub use paging::{Keyed, Page, PageRequest, Paging, PagingLimits, paginate};
 pub use plan::{Advice, Plan, Planner, Workload};
 pub use progress::{NoProgress, Progress, ProgressEvent};
-pub use ratelimit::{RateLimit, RateLimitDialect, RateLimitMode, SharedLimiter};
+pub use ratelimit::{RateLimit, RateLimitDialect, RateLimitMode, ServerLimit, SharedLimiter};
 pub use resume::ResumeState;
 pub use retry::RetryPolicy;
 pub use sink::{JsonlFile, JsonlSink, MemorySink, Sink};

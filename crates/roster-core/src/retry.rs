@@ -22,7 +22,7 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
     /// Upper bound on the sum of backoff delays for one request. The
     /// request's whole time budget, server-requested waits included, is
-    /// [`HttpConfig::request_budget`](crate::HttpConfig::request_budget).
+    /// [`ClientOptions::request_budget`](crate::ClientOptions::request_budget).
     pub max_total_delay: Duration,
     /// Seed for the jitter (tests); `None` seeds from the OS.
     pub jitter_seed: Option<u64>,

@@ -161,7 +161,7 @@ pub struct JsonlFile {
 }
 
 /// The temporary name a file sink writes to before renaming.
-pub fn partial_path(path: &Path) -> PathBuf {
+pub(crate) fn partial_path(path: &Path) -> PathBuf {
     sibling(path, ".partial")
 }
 
@@ -355,6 +355,16 @@ fn regular(path: &Path, f: &std::fs::File) -> io::Result<()> {
     Ok(())
 }
 
+/// Creates the temporary file a sink writing `path` fills before
+/// [`rename_into_place`] moves it onto `path`: owner-only, exclusively,
+/// never through a link (see [`create_private`]). Returns the file and its
+/// path, the same name [`JsonlFile`] uses for its unfinished output.
+pub fn create_staging(path: &Path) -> io::Result<(std::fs::File, PathBuf)> {
+    let staging = partial_path(path);
+    let file = create_private(&staging)?;
+    Ok((file, staging))
+}
+
 /// Renames the finished temporary file `from` onto `to`, refusing to
 /// replace anything at `to` that is not a regular file or a symbolic link
 /// (which the rename replaces, leaving its target alone).
@@ -406,6 +416,13 @@ impl JsonlFile {
         })
     }
 
+    /// The unfinished output an interrupted sync into `path` left behind
+    /// (what [`resume`](Self::resume) continues), if there is one.
+    pub fn unfinished(path: impl AsRef<Path>) -> Option<PathBuf> {
+        let partial = partial_path(path.as_ref());
+        partial.exists().then_some(partial)
+    }
+
     /// Continues the interrupted sync whose output was `path`: reads
     /// `<path>.partial` and `<path>.checkpoint`, drops a last line cut short,
     /// and appends from there. Pass the returned state to
@@ -419,7 +436,7 @@ impl JsonlFile {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!(
-                    "cannot resume into `{}`: it is not a regular file; start a new sync without --resume",
+                    "cannot resume into `{}`: it is not a regular file; start a new sync instead of resuming",
                     this.path.display()
                 ),
             ));
@@ -429,7 +446,7 @@ impl JsonlFile {
             io::Error::new(
                 e.kind(),
                 format!(
-                    "cannot resume: {} is not readable ({e}); start a new sync without --resume",
+                    "cannot resume: {} is not readable ({e}); start a new sync instead of resuming",
                     partial.display()
                 ),
             )
@@ -581,6 +598,16 @@ mod tests {
     use super::*;
     use crate::snapshot::Counts;
 
+    #[test]
+    fn staging_is_where_a_resume_finds_the_unfinished_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.db");
+        assert_eq!(JsonlFile::unfinished(&path), None);
+        let (_file, staging) = create_staging(&path).unwrap();
+        assert_eq!(staging, dir.path().join("out.db.partial"));
+        assert_eq!(JsonlFile::unfinished(&path), Some(staging));
+    }
+
     fn summary() -> Summary {
         Summary {
             complete: true,
@@ -629,7 +656,7 @@ mod tests {
                 .unwrap();
         }
         assert!(!path.exists());
-        // The partial file stays for --resume; its name says it is unfinished.
+        // The partial file stays for a resume; its name says it is unfinished.
         assert!(partial_path(&path).exists());
     }
 

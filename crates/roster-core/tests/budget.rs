@@ -11,8 +11,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use roster_core::{
-    Auth, Endpoint, Error, HttpClient, HttpConfig, Progress, ProgressEvent, RateLimitDialect,
-    RetryPolicy,
+    Auth, ClientOptions, Endpoint, Error, HttpClient, HttpConfig, Progress, ProgressEvent,
+    RateLimitDialect, RetryPolicy,
 };
 use tokio::time::Instant;
 
@@ -67,9 +67,10 @@ impl Progress for Waits {
 }
 
 fn client(base: &str) -> (HttpClient, Arc<Waits>) {
-    let mut config = HttpConfig::new(base, false, RateLimitDialect::MATTERMOST).unwrap();
-    config.reset_margin = Duration::ZERO;
-    config.retry = RetryPolicy::default().jitter_seed(Some(1));
+    let options = ClientOptions::default()
+        .reset_margin(Duration::ZERO)
+        .retry(RetryPolicy::default().jitter_seed(Some(1)));
+    let config = HttpConfig::new(base, RateLimitDialect::MATTERMOST, options).unwrap();
     let c = HttpClient::new(config, Auth::None).unwrap();
     let waits = Arc::new(Waits::default());
     c.set_progress(waits.clone());
@@ -170,7 +171,7 @@ fn a_reset_beyond_any_duration_is_capped_not_a_panic() {
         "x-ratelimit-reset",
         HeaderValue::from_static("99999999999999999999999999"),
     );
-    let info = RateLimitDialect::MATTERMOST.parse(&h);
+    let info = RateLimitDialect::MATTERMOST.parse(|n| h.get(n).and_then(|v| v.to_str().ok()));
     let wait = info.reset_at.expect("a reset") - Instant::now();
     assert!(wait <= roster_core::ratelimit::MAX_HEADER_WAIT, "{wait:?}");
 }
@@ -190,14 +191,15 @@ async fn waiting_for_the_clients_own_quota_does_not_count_against_the_budget() {
         }),
     );
     let base = serve(router).await;
-    let mut config = HttpConfig::new(&base, false, RateLimitDialect::ROCKETCHAT).unwrap();
-    config.reset_margin = Duration::ZERO;
-    config.request_budget = Duration::from_secs(30);
-    // One call a minute by the client's own quota.
-    config.rate_limit = Some(roster_core::RateLimit::per_endpoint(
-        1,
-        Duration::from_secs(60),
-    ));
+    let options = ClientOptions::default()
+        .reset_margin(Duration::ZERO)
+        .request_budget(Duration::from_secs(30))
+        // One call a minute by the client's own quota.
+        .rate_limit(Some(roster_core::RateLimit::per_endpoint(
+            1,
+            Duration::from_secs(60),
+        )));
+    let config = HttpConfig::new(&base, RateLimitDialect::ROCKETCHAT, options).unwrap();
     let c = HttpClient::new(config, Auth::None).unwrap();
     c.send(&X.call()).await.unwrap();
     let started = Instant::now();

@@ -6,10 +6,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::StreamExt;
 use roster_core::{
-    Auth, Connector, Endpoint, Entitlement, Grant, HttpClient, HttpConfig, ItemStream, JsonlFile,
-    Keyed, Listed, MemorySink, Page, PageRequest, Paging, PagingLimits, Purpose, RateLimitDialect,
-    Record, Resource, ResourceRef, ResourceSyncer, ResourceType, RetryPolicy, Snapshot, SyncEngine,
-    SyncOptions, ValidationReport, paginate,
+    Auth, ClientOptions, Connector, Endpoint, Entitlement, Grant, HttpClient, HttpConfig,
+    ItemStream, JsonlFile, Keyed, Listed, MemorySink, Page, PageRequest, Paging, PagingLimits,
+    Purpose, RateLimitDialect, Record, Resource, ResourceRef, ResourceSyncer, ResourceType,
+    RetryPolicy, Snapshot, SyncEngine, SyncOptions, ValidationReport, paginate,
 };
 use serde::Deserialize;
 use wiremock::matchers::{method, path, query_param};
@@ -249,11 +249,12 @@ async fn toy_server(broken_group: bool) -> MockServer {
 }
 
 fn toy(server: &MockServer) -> Toy {
-    let mut config = HttpConfig::new(&server.uri(), false, RateLimitDialect::MATTERMOST).unwrap();
-    config.retry = RetryPolicy::default()
+    let retry = RetryPolicy::default()
         .max_retries(2)
         .min_delay(Duration::from_millis(1))
         .max_delay(Duration::from_millis(2));
+    let options = ClientOptions::default().retry(retry);
+    let config = HttpConfig::new(&server.uri(), RateLimitDialect::MATTERMOST, options).unwrap();
     Toy {
         client: HttpClient::new(config, Auth::None).unwrap(),
     }
@@ -595,7 +596,12 @@ impl roster_core::Sink for Journal {
 async fn late_grants_wait_without_holding_a_slot_and_come_before_the_checkpoint() {
     let connector = Waiting {
         client: HttpClient::new(
-            HttpConfig::new("http://127.0.0.1:9", false, RateLimitDialect::MATTERMOST).unwrap(),
+            HttpConfig::new(
+                "http://127.0.0.1:9",
+                RateLimitDialect::MATTERMOST,
+                ClientOptions::default(),
+            )
+            .unwrap(),
             Auth::None,
         )
         .unwrap(),

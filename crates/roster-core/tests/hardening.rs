@@ -26,8 +26,12 @@ struct Mem {
 
 impl Mem {
     fn new(users: usize, teams: usize, members: usize) -> Self {
-        let config =
-            HttpConfig::new("http://127.0.0.1:9", false, RateLimitDialect::MATTERMOST).unwrap();
+        let config = HttpConfig::new(
+            "http://127.0.0.1:9",
+            RateLimitDialect::MATTERMOST,
+            Default::default(),
+        )
+        .unwrap();
         Self {
             client: HttpClient::new(config, Auth::None).unwrap(),
             users: (0..users).map(|i| format!("u{i}")).collect(),

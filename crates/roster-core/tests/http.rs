@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use roster_core::{Auth, Endpoint, Error, HttpClient, HttpConfig, RateLimitDialect, RetryPolicy};
+use roster_core::{
+    Auth, ClientOptions, Endpoint, Error, HttpClient, HttpConfig, RateLimitDialect, RetryPolicy,
+};
 use secrecy::SecretString;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -21,8 +23,8 @@ fn fast_retry() -> RetryPolicy {
 }
 
 fn client(base: &str) -> HttpClient {
-    let mut config = HttpConfig::new(base, false, RateLimitDialect::MATTERMOST).unwrap();
-    config.retry = fast_retry();
+    let options = ClientOptions::default().retry(fast_retry());
+    let config = HttpConfig::new(base, RateLimitDialect::MATTERMOST, options).unwrap();
     HttpClient::new(config, Auth::Bearer(SecretString::from(TOKEN))).unwrap()
 }
 
@@ -96,9 +98,10 @@ async fn bodies_over_the_cap_are_refused() {
         .respond_with(ResponseTemplate::new(200).set_body_string("x".repeat(10_000)))
         .mount(&server)
         .await;
-    let mut config = HttpConfig::new(&server.uri(), false, RateLimitDialect::MATTERMOST).unwrap();
-    config.max_body_bytes = 1_000;
-    config.retry = RetryPolicy::none();
+    let options = ClientOptions::default()
+        .max_body_bytes(1_000)
+        .retry(RetryPolicy::none());
+    let config = HttpConfig::new(&server.uri(), RateLimitDialect::MATTERMOST, options).unwrap();
     let c = HttpClient::new(config, Auth::None).unwrap();
     let err = c.send(&USERS.call()).await.unwrap_err();
     assert!(
@@ -212,8 +215,8 @@ async fn decode_errors_name_endpoint_path_and_excerpt() {
     struct User {
         id: String,
     }
-    let mut config = HttpConfig::new(&server.uri(), false, RateLimitDialect::MATTERMOST).unwrap();
-    config.retry = RetryPolicy::none();
+    let options = ClientOptions::default().retry(RetryPolicy::none());
+    let config = HttpConfig::new(&server.uri(), RateLimitDialect::MATTERMOST, options).unwrap();
     let c = HttpClient::new(config, Auth::None).unwrap();
     let err = c
         .json::<Vec<User>>(&USERS.call().query("page", 3))
@@ -231,9 +234,9 @@ async fn decode_errors_name_endpoint_path_and_excerpt() {
 
 #[tokio::test]
 async fn connection_refused_names_the_url() {
-    let mut config =
-        HttpConfig::new("http://127.0.0.1:9", false, RateLimitDialect::MATTERMOST).unwrap();
-    config.retry = RetryPolicy::none();
+    let options = ClientOptions::default().retry(RetryPolicy::none());
+    let config =
+        HttpConfig::new("http://127.0.0.1:9", RateLimitDialect::MATTERMOST, options).unwrap();
     let c = HttpClient::new(config, Auth::None).unwrap();
     let err = c.send(&USERS.call()).await.unwrap_err();
     assert!(matches!(err, Error::Connect { .. }), "{err:?}");
@@ -248,9 +251,10 @@ async fn slow_responses_time_out_and_are_retried() {
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(5)))
         .mount(&server)
         .await;
-    let mut config = HttpConfig::new(&server.uri(), false, RateLimitDialect::MATTERMOST).unwrap();
-    config.timeout = Duration::from_millis(100);
-    config.retry = fast_retry().max_retries(1);
+    let options = ClientOptions::default()
+        .timeout(Duration::from_millis(100))
+        .retry(fast_retry().max_retries(1));
+    let config = HttpConfig::new(&server.uri(), RateLimitDialect::MATTERMOST, options).unwrap();
     let c = HttpClient::new(config, Auth::None).unwrap();
     let err = c.send(&USERS.call()).await.unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");

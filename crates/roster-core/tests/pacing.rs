@@ -11,7 +11,9 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use futures::future::join_all;
 use roster_core::ratelimit::RateLimit;
-use roster_core::{Auth, Endpoint, HttpClient, HttpConfig, RateLimitDialect, RetryPolicy, clock};
+use roster_core::{
+    Auth, ClientOptions, Endpoint, HttpClient, HttpConfig, RateLimitDialect, RetryPolicy, clock,
+};
 use tokio::time::Instant;
 
 async fn serve(router: Router) -> String {
@@ -22,10 +24,11 @@ async fn serve(router: Router) -> String {
 }
 
 fn client(base: &str, dialect: RateLimitDialect, quota: Option<RateLimit>) -> HttpClient {
-    let mut config = HttpConfig::new(base, false, dialect).unwrap();
-    config.rate_limit = quota;
-    config.reset_margin = Duration::ZERO;
-    config.retry = RetryPolicy::default().jitter_seed(Some(1));
+    let options = ClientOptions::default()
+        .rate_limit(quota)
+        .reset_margin(Duration::ZERO)
+        .retry(RetryPolicy::default().jitter_seed(Some(1)));
+    let config = HttpConfig::new(base, dialect, options).unwrap();
     HttpClient::new(config, Auth::None).unwrap()
 }
 

@@ -16,8 +16,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures::StreamExt;
 use roster_core::{
-    Auth, Connector, Endpoint, Entitlement, HttpClient, HttpConfig, ItemStream, Keyed, Listed,
-    MemorySink, Page, PageRequest, Paging, PagingLimits, RateLimitDialect, Resource,
+    Auth, ClientOptions, Connector, Endpoint, Entitlement, HttpClient, HttpConfig, ItemStream,
+    Keyed, Listed, MemorySink, Page, PageRequest, Paging, PagingLimits, RateLimitDialect, Resource,
     ResourceSyncer, ResourceType, Summary, SyncEngine, SyncOptions, ValidationReport, paginate,
 };
 use serde::Deserialize;
@@ -197,7 +197,8 @@ impl Connector for Hostile {
 
 async fn sync(path: &'static str, limits: PagingLimits) -> (Summary, usize, u64) {
     let (url, hits) = serve().await;
-    let config = HttpConfig::new(&url, true, RateLimitDialect::MATTERMOST).unwrap();
+    let options = ClientOptions::default().allow_insecure_http(true);
+    let config = HttpConfig::new(&url, RateLimitDialect::MATTERMOST, options).unwrap();
     let conn = Hostile {
         client: HttpClient::new(config, Auth::None).unwrap(),
         path,

@@ -3,30 +3,29 @@
 use std::fmt;
 use std::time::Duration;
 
-use roster_core::http::required_var;
 use roster_core::{ClientOptions, HttpConfig, RateLimit, RateLimitDialect, Result, RetryPolicy};
 use secrecy::SecretString;
 
 use crate::endpoints::SERVER_PER_PAGE_CAP;
 
-/// Environment variable holding the base URL (the name the Baton Mattermost
-/// connector documents, so users can switch without renaming).
-pub const ENV_BASE_URL: &str = "BATON_BASE_URL";
-/// Environment variable holding the personal access token or bot token.
-pub const ENV_API_TOKEN: &str = "BATON_API_TOKEN";
-
 /// Settings of a [`MattermostConnector`](crate::MattermostConnector).
 ///
-/// Built with [`new`](Self::new) or [`from_env`](Self::from_env) and refined
-/// with the builder methods. `Debug` never shows the token.
+/// Built with [`new`](Self::new) and refined with the builder methods;
+/// transport settings (timeouts, retries, pacing, the request budget) are
+/// one [`ClientOptions`] value ([`client`](Self::client)). `Debug` never
+/// shows the token.
 ///
 /// ```
+/// use std::time::Duration;
+/// use roster_core::ClientOptions;
 /// use roster_mattermost::MattermostConfig;
 /// use secrecy::SecretString;
 ///
 /// let config = MattermostConfig::new("https://chat.example.com/", SecretString::from("s3cret"))
 ///     .per_page(100)
-///     .enrich(false);
+///     .enrich(false)
+///     .client(ClientOptions::default().connect_timeout(Duration::from_secs(3)));
+/// assert_eq!(config.client_options().connect_timeout, Duration::from_secs(3));
 /// assert!(!format!("{config:?}").contains("s3cret"));
 /// ```
 #[derive(Clone)]
@@ -55,41 +54,27 @@ impl MattermostConfig {
     /// without a subpath or trailing slash) using `token` (a personal access
     /// token or a bot token of a System Admin).
     ///
-    /// Defaults: https required off loopback, 30 s timeout, 64 MiB body
-    /// cap, the default retry policy, no client-side rate limit (Mattermost's
-    /// own `X-RateLimit-*` headers still pace), 200 rows per page, and
-    /// last-login / last-activity enrichment on.
+    /// Defaults: [`ClientOptions::default`] (https required off loopback,
+    /// 30 s timeout, 64 MiB body cap, the default retry policy, no
+    /// client-side rate limit: Mattermost's own `X-RateLimit-*` headers
+    /// still pace), 200 rows per page, and last-login / last-activity
+    /// enrichment on.
     pub fn new(base_url: impl Into<String>, token: SecretString) -> Self {
         Self {
             base_url: base_url.into(),
             token,
-            options: ClientOptions::with_rate_limit(None),
+            options: ClientOptions::default(),
             per_page: SERVER_PER_PAGE_CAP,
             enrich: true,
         }
     }
 
-    /// Reads [`ENV_BASE_URL`] (`BATON_BASE_URL`) and [`ENV_API_TOKEN`]
-    /// (`BATON_API_TOKEN`). A missing or empty variable is an
-    /// [`Error::Config`](roster_core::Error::Config) naming it.
-    pub fn from_env() -> Result<Self> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    /// [`from_env`](Self::from_env) over any lookup (testable without
-    /// touching the process environment).
-    pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        let base_url = required_var(
-            &lookup,
-            ENV_BASE_URL,
-            "the Mattermost site URL, e.g. https://chat.example.com",
-        )?;
-        let token = required_var(
-            &lookup,
-            ENV_API_TOKEN,
-            "a personal access token or bot token of a System Admin",
-        )?;
-        Ok(Self::new(base_url, SecretString::from(token)))
+    /// Replaces the transport settings (timeouts, body cap, retries,
+    /// pacing, request budget) with `options`. The setters below change one
+    /// of them each.
+    pub fn client(mut self, options: ClientOptions) -> Self {
+        self.options = options;
+        self
     }
 
     /// Allows plain `http://` to hosts other than loopback (the token then
@@ -148,6 +133,11 @@ impl MattermostConfig {
         self.per_page
     }
 
+    /// The transport settings.
+    pub fn client_options(&self) -> &ClientOptions {
+        &self.options
+    }
+
     /// Whether enrichment is on.
     pub fn enriches(&self) -> bool {
         self.enrich
@@ -159,15 +149,17 @@ impl MattermostConfig {
 
     /// The HTTP settings (validates the base URL).
     pub(crate) fn http_config(&self) -> Result<HttpConfig> {
-        self.options
-            .http_config(&self.base_url, RateLimitDialect::MATTERMOST)
+        HttpConfig::new(
+            &self.base_url,
+            RateLimitDialect::MATTERMOST,
+            self.options.clone(),
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use secrecy::ExposeSecret;
 
     #[test]
     fn debug_redacts_the_token() {
@@ -175,40 +167,6 @@ mod tests {
         let dbg = format!("{c:?}");
         assert!(!dbg.contains("s3cr3t-tok"), "{dbg}");
         assert!(dbg.contains("REDACTED"));
-    }
-
-    #[test]
-    fn from_lookup_names_the_missing_variable() {
-        let err = MattermostConfig::from_lookup(|_| None).unwrap_err();
-        assert!(matches!(err, roster_core::Error::Config(_)));
-        assert!(err.to_string().contains("BATON_BASE_URL"), "{err}");
-
-        let err = MattermostConfig::from_lookup(|n| {
-            (n == ENV_BASE_URL).then(|| "https://chat.example.com".to_owned())
-        })
-        .unwrap_err();
-        assert!(err.to_string().contains("BATON_API_TOKEN"), "{err}");
-
-        let empty = MattermostConfig::from_lookup(|n| {
-            Some(if n == ENV_BASE_URL {
-                "https://x".into()
-            } else {
-                "  ".into()
-            })
-        })
-        .unwrap_err();
-        assert!(empty.to_string().contains("BATON_API_TOKEN"));
-
-        let ok = MattermostConfig::from_lookup(|n| {
-            Some(if n == ENV_BASE_URL {
-                "https://chat.example.com/chat/".into()
-            } else {
-                "tok".into()
-            })
-        })
-        .unwrap();
-        assert_eq!(ok.base_url(), "https://chat.example.com/chat/");
-        assert_eq!(ok.token().expose_secret(), "tok");
     }
 
     #[test]
@@ -225,6 +183,17 @@ mod tests {
         assert_eq!(http.max_body_bytes, 1024);
         assert!(http.rate_limit.is_some());
         assert_eq!(c.clone().per_page(0).page_size(), 1);
+        let c = c.client(
+            ClientOptions::default()
+                .connect_timeout(Duration::from_secs(2))
+                .reset_margin(Duration::ZERO)
+                .request_budget(Duration::from_secs(60)),
+        );
+        let http = c.http_config().unwrap();
+        assert_eq!(http.connect_timeout, Duration::from_secs(2));
+        assert_eq!(http.reset_margin, Duration::ZERO);
+        assert_eq!(http.request_budget, Duration::from_secs(60));
+        assert_eq!(http.timeout, Duration::from_secs(30), "replaced whole");
     }
 
     #[test]

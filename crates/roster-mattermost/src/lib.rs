@@ -8,8 +8,7 @@
 //!
 //! * [`MattermostConfig`]: base URL (subpaths kept), token (a personal
 //!   access token or bot token of a System Admin), HTTP settings, page size
-//!   and enrichment; [`MattermostConfig::from_env`] reads `BATON_BASE_URL`
-//!   and `BATON_API_TOKEN`.
+//!   and enrichment.
 //! * [`MattermostConnector`]: a [`Connector`] with two syncers:
 //!   * **users** from `GET /api/v4/users` (deactivated → `disabled`, bots →
 //!     `service`; system roles are profile data, not grants), enriched best
@@ -33,11 +32,11 @@
 //! ## Example
 //!
 //! ```no_run
-//! # async fn demo() -> roster_core::Result<()> {
+//! # async fn demo(site_url: String, token: secrecy::SecretString) -> roster_core::Result<()> {
 //! use roster_core::{JsonlSink, SyncEngine, SyncOptions};
 //! use roster_mattermost::{MattermostConfig, MattermostConnector};
 //!
-//! let connector = MattermostConnector::new(MattermostConfig::from_env()?)?;
+//! let connector = MattermostConnector::new(MattermostConfig::new(site_url, token))?;
 //! let mut sink = JsonlSink::stdout();
 //! // Validates first and refuses (Err) when a complete sync is impossible.
 //! let summary = SyncEngine::new(SyncOptions::default())
@@ -62,7 +61,7 @@ use std::sync::{Arc, OnceLock};
 use async_trait::async_trait;
 use roster_core::{Auth, Connector, HttpClient, ResourceSyncer, Result, ValidationReport};
 
-pub use config::{ENV_API_TOKEN, ENV_BASE_URL, MattermostConfig};
+pub use config::MattermostConfig;
 
 /// The connector's name: the snapshot header's `connector`.
 pub const NAME: &str = "mattermost";

@@ -264,8 +264,8 @@ mod tests {
         let client = roster_core::HttpClient::new(
             roster_core::HttpConfig::new(
                 "http://127.0.0.1:9",
-                false,
                 roster_core::RateLimitDialect::MATTERMOST,
+                roster_core::ClientOptions::default(),
             )
             .unwrap(),
             roster_core::Auth::None,

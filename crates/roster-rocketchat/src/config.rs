@@ -3,16 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
-use roster_core::http::required_var;
-use roster_core::{ClientOptions, RateLimit, RateLimitMode, Result, RetryPolicy, SharedLimiter};
+use roster_core::{ClientOptions, RateLimit, RateLimitMode, RetryPolicy, SharedLimiter};
 use secrecy::SecretString;
-
-/// Environment variable holding the base URL.
-pub const ENV_BASE_URL: &str = "BATON_ROCKETCHAT_BASE_URL";
-/// Environment variable holding the `X-User-Id`.
-pub const ENV_USER_ID: &str = "BATON_ROCKETCHAT_USER_ID";
-/// Environment variable holding the `X-Auth-Token` (a personal access token).
-pub const ENV_AUTH_TOKEN: &str = "BATON_ROCKETCHAT_AUTH_TOKEN";
 
 /// Rocket.Chat's default rate limit: 10 calls per 60 s per endpoint.
 pub fn default_rate_limit() -> RateLimit {
@@ -90,40 +82,35 @@ impl RocketChatConfig {
             base_url: base_url.into(),
             user_id: user_id.into(),
             auth_token,
-            options: {
-                let mut o = ClientOptions::with_rate_limit(None);
-                o.set_rate_limit_mode(default_rate_limit_mode());
-                o
-            },
+            options: ClientOptions::default().pacing(default_rate_limit_mode()),
             infinite_count: false,
             count: DEFAULT_COUNT,
         }
     }
 
-    /// Reads `BATON_ROCKETCHAT_BASE_URL`, `BATON_ROCKETCHAT_USER_ID` and
-    /// `BATON_ROCKETCHAT_AUTH_TOKEN`. A missing or empty variable is an
-    /// [`Error::Config`](roster_core::Error::Config) naming it.
-    pub fn from_env() -> Result<Self> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+    /// Replaces the transport settings (timeouts, body cap, retries,
+    /// pacing, request budget, shared limiter) with `options`. Start from
+    /// [`client_options`](Self::client_options) to keep this config's
+    /// pacing (Rocket.Chat's default is [`RateLimitMode::Auto`], while
+    /// [`ClientOptions::default`] paces only by the server's headers):
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use roster_rocketchat::RocketChatConfig;
+    ///
+    /// let config = RocketChatConfig::new("https://chat.example.com", "uid", "tok".into());
+    /// let options = config.client_options().clone().connect_timeout(Duration::from_secs(3));
+    /// let config = config.client(options);
+    /// assert_eq!(config.client_options().connect_timeout, Duration::from_secs(3));
+    /// ```
+    pub fn client(mut self, options: ClientOptions) -> Self {
+        self.options = options;
+        self
     }
 
-    pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        let base_url = required_var(
-            &lookup,
-            ENV_BASE_URL,
-            "the server URL, e.g. https://chat.example.com",
-        )?;
-        let user_id = required_var(
-            &lookup,
-            ENV_USER_ID,
-            "the user id (X-User-Id) of the token's owner",
-        )?;
-        let token = required_var(
-            &lookup,
-            ENV_AUTH_TOKEN,
-            "a personal access token (X-Auth-Token) of an admin or bot",
-        )?;
-        Ok(Self::new(base_url, user_id, SecretString::from(token)))
+    /// The transport settings.
+    pub fn client_options(&self) -> &ClientOptions {
+        &self.options
     }
 
     /// How calls are paced. Default [`RateLimitMode::Auto`] with
@@ -137,7 +124,7 @@ impl RocketChatConfig {
     /// [`RateLimitMode::Off`] disables the client quota (headers and 429s
     /// are honoured in every mode).
     pub fn rate_limit_mode(mut self, mode: RateLimitMode) -> Self {
-        self.options.set_rate_limit_mode(mode);
+        self.options = self.options.pacing(mode);
         self
     }
 
@@ -208,47 +195,23 @@ impl RocketChatConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        move |k| map.get(k).cloned()
-    }
 
     #[test]
-    fn from_env_reads_three_variables() {
-        let c = RocketChatConfig::from_lookup(env(&[
-            (ENV_BASE_URL, "https://chat.example.com"),
-            (ENV_USER_ID, "uid"),
-            (ENV_AUTH_TOKEN, "tok-secret-1234"),
-        ]))
-        .unwrap();
-        assert_eq!(c.base_url, "https://chat.example.com");
-        assert_eq!(c.user_id, "uid");
+    fn defaults_and_client_options() {
+        let c = RocketChatConfig::new("https://chat.example.com", "uid", "tok".into());
         assert_eq!(c.options.rate_limit_mode(), default_rate_limit_mode());
         assert_eq!(c.count, 100);
         assert!(!c.infinite_count);
-    }
-
-    #[test]
-    fn from_env_names_the_missing_variable() {
-        let err = RocketChatConfig::from_lookup(env(&[
-            (ENV_BASE_URL, "https://chat.example.com"),
-            (ENV_AUTH_TOKEN, "tok"),
-        ]))
-        .unwrap_err();
-        assert!(matches!(err, roster_core::Error::Config(_)));
-        assert!(err.to_string().contains(ENV_USER_ID), "{err}");
-        let err = RocketChatConfig::from_lookup(env(&[
-            (ENV_BASE_URL, "https://chat.example.com"),
-            (ENV_USER_ID, "uid"),
-            (ENV_AUTH_TOKEN, "  "),
-        ]))
-        .unwrap_err();
-        assert!(err.to_string().contains(ENV_AUTH_TOKEN), "{err}");
+        let c = c.client(
+            ClientOptions::default()
+                .connect_timeout(Duration::from_secs(2))
+                .reset_margin(Duration::ZERO)
+                .request_budget(Duration::from_secs(60)),
+        );
+        assert_eq!(c.client_options().connect_timeout, Duration::from_secs(2));
+        assert_eq!(c.client_options().reset_margin, Duration::ZERO);
+        assert_eq!(c.client_options().request_budget, Duration::from_secs(60));
+        assert_eq!(c.client_options().rate_limit_mode(), RateLimitMode::Off);
     }
 
     #[test]

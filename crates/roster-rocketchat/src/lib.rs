@@ -56,9 +56,9 @@
 //! use roster_core::{JsonlSink, SyncEngine, SyncOptions};
 //! use roster_rocketchat::{RocketChatConfig, RocketChatConnector};
 //!
-//! # async fn demo() -> roster_core::Result<()> {
-//! // BATON_ROCKETCHAT_BASE_URL, BATON_ROCKETCHAT_USER_ID, BATON_ROCKETCHAT_AUTH_TOKEN
-//! let config = RocketChatConfig::from_env()?.infinite_count(true);
+//! # async fn demo(token: secrecy::SecretString) -> roster_core::Result<()> {
+//! let config = RocketChatConfig::new("https://chat.example.com", "user-id", token)
+//!     .infinite_count(true);
 //! let connector = RocketChatConnector::new(config)?;
 //! let mut sink = JsonlSink::stdout();
 //! let summary = SyncEngine::new(SyncOptions::default())
@@ -82,14 +82,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use roster_core::{
-    Auth, Connector, HttpClient, Paging, RateLimitDialect, ResourceSyncer, Result, ValidationReport,
+    Auth, Connector, HttpClient, HttpConfig, Paging, RateLimitDialect, ResourceSyncer, Result,
+    ValidationReport,
 };
 use secrecy::SecretString;
 use tokio::sync::OnceCell;
 
 pub use config::{
-    DEFAULT_COUNT, ENV_AUTH_TOKEN, ENV_BASE_URL, ENV_USER_ID, RocketChatConfig, default_rate_limit,
-    default_rate_limit_mode, shared_limiter,
+    DEFAULT_COUNT, RocketChatConfig, default_rate_limit, default_rate_limit_mode, shared_limiter,
 };
 
 use roles::RoleTable;
@@ -117,15 +117,17 @@ impl RocketChatConnector {
     /// to a non-loopback host without `allow_insecure_http`) or a token
     /// that cannot be sent in a header.
     pub fn new(config: RocketChatConfig) -> Result<Self> {
-        let http = config
-            .options
-            .http_config(&config.base_url, RateLimitDialect::ROCKETCHAT)?;
+        let http = HttpConfig::new(
+            &config.base_url,
+            RateLimitDialect::ROCKETCHAT,
+            config.options.clone(),
+        )?;
         let auth = Auth::Headers(vec![
             ("x-auth-token", config.auth_token.clone()),
             ("x-user-id", SecretString::from(config.user_id.clone())),
         ]);
         Ok(Self {
-            client: config.options.client(http, auth)?,
+            client: HttpClient::new(http, auth)?,
             count: config.count,
             infinite_count: config.infinite_count,
             roles: OnceCell::new(),
