@@ -32,7 +32,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use roster::core::RateLimit;
-use roster::core::ratelimit::fixed_window_lower_bound;
+use roster::core::plan::fixed_window_lower_bound;
 use roster::core::validate::format_duration;
 use roster::rocketchat::{RocketChatConfig, RocketChatConnector};
 use roster::{Connector, MemorySink, SyncEngine, SyncOptions};

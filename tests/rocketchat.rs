@@ -168,7 +168,8 @@ async fn bypassing_admin_gets_exact_ground_truth_without_headers() {
     assert!(rl.detail.contains("no rate-limit headers"), "{}", rl.detail);
     assert_eq!(
         c.client()
-            .is_limited(&roster::core::Endpoint::get("/api/v1/users.list")),
+            .server_limit(&roster::core::Endpoint::get("/api/v1/users.list"))
+            .map(|l| l.limited),
         Some(false)
     );
 
@@ -747,7 +748,7 @@ async fn limited_token_runs_at_the_busiest_buckets_pace(explicit_quota: bool) {
     let bound = summary
         .requests_by_endpoint
         .values()
-        .map(|&n| roster::core::ratelimit::fixed_window_lower_bound(n, 10, window))
+        .map(|&n| roster::core::plan::fixed_window_lower_bound(n, 10, window))
         .max()
         .unwrap();
     eprintln!("took {took:?}, bound {bound:?}, estimate {estimate:?}");

@@ -12,7 +12,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use roster_core::ratelimit::fixed_window_lower_bound;
+use roster_core::plan::fixed_window_lower_bound;
 use roster_core::{Plan, Progress, ProgressEvent, ResourceType};
 
 use crate::util::{human_duration, thousands};

@@ -4,7 +4,7 @@
 //! concurrency. A [`Planner`] applies everything else the same way for
 //! every connector: paging and its re-reads ([`listing_requests`]), the
 //! client quota in force, the server's limit as its headers reported it
-//! (what the client's header gate learned), request latency and the concurrency.
+//! ([`HttpClient::server_limit`]), request latency and the concurrency.
 //! [`Plan::estimate`] is the one formula; [`Planner::advice`] and
 //! [`Plan::advise`] compare it with what would be faster.
 
@@ -17,8 +17,19 @@ use tokio::time::Instant;
 use crate::engine::DEFAULT_CONCURRENCY;
 use crate::http::{Endpoint, HttpClient};
 use crate::paging::{Paging, PagingLimits};
-use crate::ratelimit::{BucketScope, RateLimit, RateLimitMode, fixed_window_lower_bound};
+use crate::ratelimit::{BucketScope, RateLimit, RateLimitMode};
 use crate::validate::format_duration;
+
+/// The fastest a fixed-window server lets `requests` calls through at
+/// `limit` per `window`: `(ceil(requests / limit) − 1) × window` (the first
+/// window's calls go at once, then one full window per further batch).
+pub fn fixed_window_lower_bound(requests: u64, limit: u64, window: Duration) -> Duration {
+    if requests == 0 || limit == 0 {
+        return Duration::ZERO;
+    }
+    let windows = requests.div_ceil(limit) - 1;
+    window.saturating_mul(u32::try_from(windows).unwrap_or(u32::MAX))
+}
 
 /// `calls` per `window`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -274,22 +285,6 @@ impl LatencyProbe {
     }
 }
 
-/// What the header gate knows of `endpoint`'s limit.
-// TODO(split): replaced by `HttpClient::server_limit` when the http split lands.
-struct Seen {
-    limited: bool,
-    calls: Option<u64>,
-    window: Option<Duration>,
-}
-
-fn server_limit(client: &HttpClient, endpoint: &Endpoint) -> Option<Seen> {
-    Some(Seen {
-        limited: client.is_limited(endpoint)?,
-        calls: client.reported_limit(endpoint),
-        window: client.reported_window(endpoint),
-    })
-}
-
 /// Makes the [`Plan`] of a [`Workload`] for one client.
 #[derive(Debug, Clone)]
 pub struct Planner {
@@ -310,7 +305,7 @@ impl Planner {
     pub fn new(client: &HttpClient, probed: &[Endpoint]) -> Self {
         let seen: Vec<_> = probed
             .iter()
-            .filter_map(|e| server_limit(client, e))
+            .filter_map(|e| client.server_limit(e))
             .collect();
         let heard = if seen.iter().any(|s| s.limited) {
             Some(true)
@@ -932,6 +927,15 @@ mod tests {
         let sample = [30, 470];
         assert_eq!(sampled_listing_requests(MM, &confirming, 10, &sample), 35);
         assert_eq!(sampled_listing_requests(MM, &confirming, 10, &[]), 10);
+    }
+
+    #[test]
+    fn lower_bound_arithmetic() {
+        let w = Duration::from_secs(60);
+        assert_eq!(fixed_window_lower_bound(0, 10, w), Duration::ZERO);
+        assert_eq!(fixed_window_lower_bound(10, 10, w), Duration::ZERO);
+        assert_eq!(fixed_window_lower_bound(11, 10, w), w);
+        assert_eq!(fixed_window_lower_bound(5000, 10, w), w * 499);
     }
 
     #[test]

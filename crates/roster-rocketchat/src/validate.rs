@@ -196,9 +196,8 @@ pub(crate) async fn validate(c: &RocketChatConnector) -> Result<ValidationReport
                 CheckKind::Authenticated,
                 "authenticated",
                 "token or user id invalid: /api/v1/me answered 401. Check the user id \
-                 (X-User-Id, BATON_ROCKETCHAT_USER_ID: the token owner's _id, not the username) \
-                 and the personal access token (X-Auth-Token, BATON_ROCKETCHAT_AUTH_TOKEN); \
-                 the user must be active",
+                 (sent as X-User-Id: the token owner's _id, not the username) and the \
+                 personal access token (sent as X-Auth-Token); the user must be active",
             ));
             return Ok(report);
         }

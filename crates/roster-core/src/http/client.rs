@@ -174,25 +174,6 @@ impl HttpClient {
             .server_limit(&self.gate_key_of(&endpoint.bucket()))
     }
 
-    /// Whether the server sent rate-limit headers for `endpoint`'s bucket
-    /// (`None`: nothing heard yet). Reads [`server_limit`](Self::server_limit).
-    pub fn is_limited(&self, endpoint: &Endpoint) -> Option<bool> {
-        self.server_limit(endpoint).map(|l| l.limited)
-    }
-
-    /// The longest time to a window's end the server announced for
-    /// `endpoint`'s bucket (about the window length). Reads
-    /// [`server_limit`](Self::server_limit).
-    pub fn reported_window(&self, endpoint: &Endpoint) -> Option<Duration> {
-        self.server_limit(endpoint).and_then(|l| l.window)
-    }
-
-    /// The last `X-RateLimit-Limit` the server sent for `endpoint`'s bucket.
-    /// Reads [`server_limit`](Self::server_limit).
-    pub fn reported_limit(&self, endpoint: &Endpoint) -> Option<u64> {
-        self.server_limit(endpoint).and_then(|l| l.calls)
-    }
-
     /// Resolves once the server's rate-limit headers for `gate_key` are
     /// known (checked every 250 ms of tokio time).
     pub(super) async fn server_limit_learned(&self, gate_key: &str) {

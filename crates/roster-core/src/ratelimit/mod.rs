@@ -20,14 +20,14 @@
 //! * `gate`: the header gate's state machine (internal), read through
 //!   [`ServerLimit`] (`server_limit`);
 //! * `mode`: [`RateLimitMode`];
-//! * `shared`: [`SharedLimiter`], one server's state for several clients;
-//! * `planning`: [`fixed_window_lower_bound`].
+//! * `shared`: [`SharedLimiter`], one server's state for several clients.
+//!
+//! What the limits mean for a whole sync is [`crate::plan`]'s.
 
 mod gate;
 mod headers;
 mod limiter;
 mod mode;
-mod planning;
 mod quota;
 mod server_limit;
 mod shared;
@@ -39,7 +39,6 @@ pub use headers::{
 };
 pub use limiter::{GovernorLimiter, Limiter, TokioClock, Unlimited};
 pub use mode::RateLimitMode;
-pub use planning::fixed_window_lower_bound;
 pub use quota::RateLimit;
 pub use server_limit::ServerLimit;
 pub(crate) use shared::Pacer;
