@@ -5,9 +5,9 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use roster::core::{CheckStatus, RetryPolicy};
-use roster::mattermost::{MattermostConfig, MattermostConnector};
-use roster::{Connector, Error, MemorySink, Snapshot, Summary, SyncEngine, SyncOptions};
+use roster_core::{CheckStatus, RetryPolicy};
+use roster_core::{Connector, Error, MemorySink, Snapshot, Summary, SyncEngine, SyncOptions};
+use roster_mattermost::{MattermostConfig, MattermostConnector};
 use roster_sim::mattermost::{MattermostSim, OrgSpec, SimOptions};
 use roster_sim::{Fault, FaultRule, GroundTruth, SimServer};
 use secrecy::SecretString;
@@ -34,7 +34,7 @@ fn connector(config: MattermostConfig) -> MattermostConnector {
 async fn sync_with(
     conn: &MattermostConnector,
     options: SyncOptions,
-) -> (roster::Result<Summary>, MemorySink) {
+) -> (roster_core::Result<Summary>, MemorySink) {
     let mut sink = MemorySink::default();
     let result = SyncEngine::new(options).run(conn, &mut sink).await;
     (result, sink)
@@ -255,7 +255,7 @@ async fn non_admin_token_is_refused_naming_system_admin() {
     let failed: Vec<_> = report.failures().map(|c| c.name.clone()).collect();
     assert_eq!(failed, ["permission:manage_system"]);
     let kinds: Vec<_> = report.failures().map(|c| c.kind).collect();
-    assert_eq!(kinds, [roster::core::CheckKind::Permission]);
+    assert_eq!(kinds, [roster_core::CheckKind::Permission]);
 
     let (result, sink) = sync_with(&conn, SyncOptions::default()).await;
     match result {
@@ -293,7 +293,7 @@ async fn non_admin_token_without_validation_gives_an_incomplete_snapshot_naming_
     let teams: Vec<_> = snap
         .resources
         .iter()
-        .filter(|r| r.resource_type == roster::core::ResourceType::Team)
+        .filter(|r| r.resource_type == roster_core::ResourceType::Team)
         .collect();
     assert!(!teams.is_empty(), "the open teams are still written");
     assert!(teams.iter().all(|t| t.profile["team_type"] == "O"));
@@ -458,7 +458,7 @@ async fn mattermost_default_limits_drain_the_burst_without_429s() {
     assert!(
         plan.advice.iter().any(|a| matches!(
             a,
-            roster::core::validate::Advice::FixedRateOf { rate, window_ms: 1000, .. } if rate == "PerSec"
+            roster_core::validate::Advice::FixedRateOf { rate, window_ms: 1000, .. } if rate == "PerSec"
         )),
         "{:?}",
         plan.advice
@@ -707,7 +707,7 @@ async fn unavailable_enrichment_warns_but_keeps_the_snapshot_complete() {
         "one in each validation (explicit and the engine's), one in the sync"
     );
     // Apart from the timestamps, the snapshot is exact.
-    let strip = |rs: &[roster::core::Resource]| -> Vec<roster::core::Resource> {
+    let strip = |rs: &[roster_core::Resource]| -> Vec<roster_core::Resource> {
         rs.iter()
             .cloned()
             .map(|mut r| {
@@ -892,12 +892,12 @@ async fn plan_estimate_is_within_ten_percent_of_a_rate_limited_sync() {
 #[derive(Debug, Default)]
 struct ClosedSink;
 
-impl roster::Sink for ClosedSink {
+impl roster_core::Sink for ClosedSink {
     type Error = std::io::Error;
-    async fn begin(&mut self, _: &roster::Header) -> Result<(), Self::Error> {
+    async fn begin(&mut self, _: &roster_core::Header) -> Result<(), Self::Error> {
         Ok(())
     }
-    async fn write(&mut self, _: &roster::Record) -> Result<(), Self::Error> {
+    async fn write(&mut self, _: &roster_core::Record) -> Result<(), Self::Error> {
         Err(std::io::ErrorKind::BrokenPipe.into())
     }
     async fn finish(&mut self, _: &Summary) -> Result<(), Self::Error> {

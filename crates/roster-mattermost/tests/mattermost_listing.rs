@@ -8,9 +8,9 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use futures::TryStreamExt;
-use roster::core::{ResourceType, RetryPolicy};
-use roster::mattermost::{MattermostConfig, MattermostConnector};
-use roster::{Connector, Error, MemorySink, Snapshot, Summary, SyncEngine, SyncOptions};
+use roster_core::{Connector, Error, MemorySink, Snapshot, Summary, SyncEngine, SyncOptions};
+use roster_core::{ResourceType, RetryPolicy};
+use roster_mattermost::{MattermostConfig, MattermostConnector};
 use roster_sim::mattermost::{MattermostSim, OrgSpec, SimOptions};
 use roster_sim::{Fault, FaultRule, GroundTruth, SimServer};
 use secrecy::SecretString;

@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use roster::core::clock::unix_millis;
-use roster::core::validate::{Advice, RateLimitChoice};
-use roster::core::{CheckStatus, RateLimit, RetryPolicy};
-use roster::rocketchat::{RocketChatConfig, RocketChatConnector};
-use roster::{
+use roster_core::clock::unix_millis;
+use roster_core::validate::{Advice, RateLimitChoice};
+use roster_core::{CheckStatus, RateLimit, RetryPolicy};
+use roster_core::{
     Connector, Error, MemorySink, Snapshot, Summary, SyncEngine, SyncOptions, ValidationReport,
 };
+use roster_rocketchat::{RocketChatConfig, RocketChatConnector};
 use roster_sim::rocketchat::{Credentials, FixedWindow, OrgSpec, RocketChatSim, SimOptions};
 use roster_sim::{Fault, FaultRule, GroundTruth, SimServer};
 use tokio::time::Instant;
@@ -64,9 +64,9 @@ fn medium() -> OrgSpec {
 /// The snapshot holds exactly the ground truth, as sets, and conforms to
 /// the contract (roster-core's conformance kit).
 fn assert_exact(snap: &Snapshot, truth: GroundTruth) {
-    roster::core::testkit::assert_conforms(
+    roster_core::testkit::assert_conforms(
         snap,
-        roster::core::testkit::Expected {
+        roster_core::testkit::Expected {
             resources: &truth.resources,
             entitlements: &truth.entitlements,
             grants: &truth.grants,
@@ -74,7 +74,7 @@ fn assert_exact(snap: &Snapshot, truth: GroundTruth) {
     );
     let mut got = snap.resources.clone();
     let mut want = truth.resources;
-    let key = |r: &roster::core::Resource| (r.resource_type, r.id.clone());
+    let key = |r: &roster_core::Resource| (r.resource_type, r.id.clone());
     got.sort_by_key(key);
     want.sort_by_key(key);
     assert_eq!(got.len(), want.len(), "resource count");
@@ -104,7 +104,7 @@ fn assert_exact(snap: &Snapshot, truth: GroundTruth) {
 /// each later one by the first call after the previous one ended.
 /// Library text names no command-line flag: every check, the rate-limit
 /// status and the advice (in library terms) are free of `--`.
-fn assert_no_cli_words(report: &roster::ValidationReport) {
+fn assert_no_cli_words(report: &roster_core::ValidationReport) {
     let text = report.to_string();
     assert!(!text.contains("--"), "{text}");
 }
@@ -168,7 +168,7 @@ async fn bypassing_admin_gets_exact_ground_truth_without_headers() {
     assert!(rl.detail.contains("no rate-limit headers"), "{}", rl.detail);
     assert_eq!(
         c.client()
-            .is_limited(&roster::core::Endpoint::get("/api/v1/users.list")),
+            .is_limited(&roster_core::Endpoint::get("/api/v1/users.list")),
         Some(false)
     );
 
@@ -182,7 +182,7 @@ async fn bypassing_admin_gets_exact_ground_truth_without_headers() {
     assert_eq!(
         snap.resources
             .iter()
-            .filter(|r| r.resource_type == roster::core::ResourceType::User)
+            .filter(|r| r.resource_type == roster_core::ResourceType::User)
             .count(),
         29
     );
@@ -411,7 +411,7 @@ async fn unreachable_server_is_an_error() {
         "t".to_owned().into(),
     ));
     let err = c.validate().await.unwrap_err();
-    assert_eq!(err.kind(), roster::ErrorKind::Connection, "{err}");
+    assert_eq!(err.kind(), roster_core::ErrorKind::Connection, "{err}");
 }
 
 fn plan_requests(report: &ValidationReport, bucket: &str) -> u64 {
@@ -747,7 +747,7 @@ async fn limited_token_runs_at_the_busiest_buckets_pace(explicit_quota: bool) {
     let bound = summary
         .requests_by_endpoint
         .values()
-        .map(|&n| roster::core::ratelimit::fixed_window_lower_bound(n, 10, window))
+        .map(|&n| roster_core::ratelimit::fixed_window_lower_bound(n, 10, window))
         .max()
         .unwrap();
     eprintln!("took {took:?}, bound {bound:?}, estimate {estimate:?}");
@@ -940,7 +940,7 @@ async fn deactivated_users_team_memberships_appear_with_a_notice() {
         .filter(|r| {
             r.user
                 .as_ref()
-                .is_some_and(|u| u.status == roster::core::UserStatus::Disabled)
+                .is_some_and(|u| u.status == roster_core::UserStatus::Disabled)
         })
         .map(|r| r.id.clone())
         .collect();
@@ -991,7 +991,7 @@ async fn both_401_bodies_give_the_servers_message() {
         let c = connector(config(&server, &creds));
         let err = c
             .client()
-            .json::<serde_json::Value>(&roster::core::Endpoint::get("/api/v1/me").call())
+            .json::<serde_json::Value>(&roster_core::Endpoint::get("/api/v1/me").call())
             .await
             .unwrap_err();
         assert!(matches!(err, Error::Unauthorized { .. }), "{err}");
@@ -1140,7 +1140,7 @@ async fn bypass_revoked_mid_sync_switches_to_the_servers_pace_without_a_429_stor
 async fn two_syncs_sharing_one_limiter_stay_within_every_window() {
     let (sim, anchor) = new_sim(medium(), false, Duration::from_secs(5));
     let server = sim.spawn().await;
-    let shared = roster::rocketchat::shared_limiter();
+    let shared = roster_rocketchat::shared_limiter();
     let a = connector(config(&server, &sim.admin()).shared_limiter(shared.clone()));
     let b = connector(config(&server, &sim.admin()).shared_limiter(shared));
     let ((sa, snap_a), (sb, snap_b)) = tokio::join!(sync(&a), sync(&b));
