@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use roster::core::RetryPolicy;
-use roster::core::testkit::{Expected, check};
+use roster::core::testkit::check;
 use roster::mattermost::{MattermostConfig, MattermostConnector};
 use roster::rocketchat::{RocketChatConfig, RocketChatConnector};
 use roster::{MemorySink, Snapshot, Summary, SyncEngine, SyncOptions};
@@ -179,46 +179,27 @@ fn assert_fired(case: &Case, platform: &str, fired: u64) {
     }
 }
 
+/// The snapshot conforms to the ground truth: exact and complete, or
+/// incomplete saying so with nothing untrue written.
 fn judge(case: &Case, summary: Summary, snap: &Snapshot, truth: &GroundTruth) -> Outcome {
-    let expected = Expected {
-        resources: &truth.resources,
-        entitlements: &truth.entitlements,
-        grants: &truth.grants,
+    let (expected, verdict) = match case.expect {
+        Expect::Exact => (truth.expected(), "complete, exact"),
+        Expect::Incomplete(needle) => (
+            truth.expected().incomplete(needle).missing_allowed(),
+            "`complete:false`, says what is missing",
+        ),
     };
-    let violations = check(snap, expected);
-    let verdict = match case.expect {
-        Expect::Exact => {
-            assert!(
-                violations.is_empty(),
-                "{}: expected an exact snapshot:\n  {}",
-                case.name,
-                violations.join("\n  ")
-            );
-            "complete, exact".to_owned()
-        }
-        Expect::Incomplete(needle) => {
-            assert!(!summary.complete, "{}: expected complete:false", case.name);
-            let said = summary.warnings.iter().find(|w| w.contains(needle));
-            assert!(
-                said.is_some(),
-                "{}: no warning contains {needle:?}: {:?}",
-                case.name,
-                summary.warnings
-            );
-            // What was written is still true: nothing outside the ground truth.
-            let extra: Vec<_> = violations
-                .iter()
-                .filter(|v| v.contains(" unexpected: ") || v.contains("twice"))
-                .collect();
-            assert!(
-                extra.is_empty(),
-                "{}: wrong data written: {extra:?}",
-                case.name
-            );
-            "`complete:false`, says what is missing".to_owned()
-        }
-    };
-    Outcome { summary, verdict }
+    let problems = check(snap, &expected);
+    assert!(
+        problems.is_empty(),
+        "{}: the snapshot does not conform:\n{}",
+        case.name,
+        problems.join("\n")
+    );
+    Outcome {
+        summary,
+        verdict: verdict.to_owned(),
+    }
 }
 
 async fn run_mattermost(case: &Case) -> Outcome {

@@ -4,11 +4,9 @@
 
 mod common;
 
-use common::{
-    Roster, assert_file_has_no_secret, assert_matches_truth, rc_fast_sim, read_snapshot,
-    sqlite_rows,
-};
+use common::{Roster, assert_file_has_no_secret, rc_fast_sim, read_snapshot, sqlite_rows};
 use roster_core::Snapshot;
+use roster_core::testkit::assert_conforms;
 use roster_sim::mattermost::{self as mm, MattermostSim};
 use roster_sim::rocketchat::{self as rc, RocketChatSim};
 use roster_sim::{Fault, FaultRule};
@@ -36,7 +34,7 @@ async fn mattermost_sync_to_jsonl_and_sqlite_matches_ground_truth() {
     );
     assert!(run.stderr.contains("snapshot written"), "{}", run.stderr);
     let snap = read_snapshot(&jsonl);
-    assert_matches_truth(&snap, &sim.ground_truth());
+    assert_conforms(&snap, &sim.ground_truth().expected());
     assert_eq!(snap.header.as_ref().unwrap().connector, "mattermost");
 
     // Same sync to stdout.
@@ -46,9 +44,9 @@ async fn mattermost_sync_to_jsonl_and_sqlite_matches_ground_truth() {
         .run()
         .await;
     run.assert_code(0).assert_no_secret(&[]);
-    assert_matches_truth(
+    assert_conforms(
         &Snapshot::from_jsonl(&run.stdout).unwrap(),
-        &sim.ground_truth(),
+        &sim.ground_truth().expected(),
     );
 
     // SQLite, format inferred from the extension; flags instead of env.
@@ -111,7 +109,7 @@ async fn rocketchat_sync_to_jsonl_and_sqlite_matches_ground_truth() {
         .run()
         .await;
     run.assert_code(0).assert_no_secret(&[&bot.token]);
-    assert_matches_truth(&read_snapshot(&jsonl), &sim.ground_truth());
+    assert_conforms(&read_snapshot(&jsonl), &sim.ground_truth().expected());
     assert_file_has_no_secret(&jsonl, &[&bot.token]);
 
     // A limited admin under a short fixed window, into SQLite.
@@ -154,7 +152,7 @@ async fn rocketchat_sync_to_jsonl_and_sqlite_matches_ground_truth() {
     let rebuilt = dir.path().join("rc-again.jsonl");
     let run = sync().out(&rebuilt).run().await;
     run.assert_code(0);
-    assert_matches_truth(&read_snapshot(&rebuilt), &truth);
+    assert_conforms(&read_snapshot(&rebuilt), &truth.expected());
     Roster::diff(&rebuilt, &db).run().await.assert_code(0);
     assert_file_has_no_secret(&db, &[&admin.token]);
 }

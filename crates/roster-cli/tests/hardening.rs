@@ -1,56 +1,25 @@
 //! Security hardening of `roster sync` (issue 13), end to end: the real
-//! binary against the in-process Mattermost simulator, started through
-//! `sh -c` where a test needs a file-size limit or a umask.
+//! binary against the in-process Mattermost simulator, with a file-size
+//! limit or a umask where a test needs one (`common::Roster`).
+
+mod common;
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::time::Duration;
 
+use common::Roster;
 use roster_core::Snapshot;
 use roster_sim::mattermost::{self as mm, MattermostSim};
 use roster_sim::{Fault, FaultRule};
 
-struct Run {
-    code: i32,
-    stderr: String,
-}
-
-/// Runs `sh -c '<prelude>; exec roster args…'` with the admin token, at
-/// most 60 s (a hang fails the test instead of stalling it).
-async fn roster_sh(prelude: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let script = format!("{prelude}; exec \"$0\" \"$@\"");
-    let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
-    let env: Vec<(String, String)> = env
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    let out = tokio::task::spawn_blocking(move || {
-        let mut cmd = assert_cmd::Command::new("sh");
-        for (k, _) in std::env::vars() {
-            if k.starts_with("BATON_") || k.starts_with("ROSTER_") || k == "RUST_LOG" {
-                cmd.env_remove(k);
-            }
-        }
-        cmd.arg("-c")
-            .arg(script)
-            .arg(env!("CARGO_BIN_EXE_roster"))
-            .args(&args)
-            .env("BATON_API_TOKEN", MattermostSim::ADMIN_TOKEN)
-            .envs(env)
-            .timeout(Duration::from_secs(60))
-            .output()
-            .expect("run roster")
-    })
-    .await
-    .expect("join");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
+/// `roster sync mattermost --base-url <url> --out <out>` with the admin
+/// token.
+fn sync(url: &str, out: &Path) -> Roster {
+    Roster::sync("mattermost")
+        .base_url(url)
+        .out(out)
+        .mm_token(MattermostSim::ADMIN_TOKEN)
 }
 
 fn mode(p: &Path) -> u32 {
@@ -79,12 +48,7 @@ async fn a_full_disk_stops_the_sync_with_exit_2_and_the_cause() {
         ("big.sqlite", 1024),
     ] {
         let out = dir.path().join(name);
-        let run = roster_sh(
-            &format!("trap '' XFSZ; ulimit -f {blocks}"),
-            &["sync", "mattermost", "--base-url", &url, "--out", s(&out)],
-            &[],
-        )
-        .await;
+        let run = sync(&url, &out).ulimit_file_blocks(blocks).run().await;
         assert_eq!(run.code, 2, "{name}: {}", run.stderr);
         assert!(
             run.stderr.contains("File too large")
@@ -107,12 +71,7 @@ async fn snapshot_files_are_owner_only_and_planted_links_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     for name in ["snap.jsonl", "snap.sqlite"] {
         let out = dir.path().join(name);
-        let run = roster_sh(
-            "umask 022",
-            &["sync", "mattermost", "--base-url", &url, "--out", s(&out)],
-            &[],
-        )
-        .await;
+        let run = sync(&url, &out).umask(0o022).run().await;
         assert_eq!(run.code, 0, "{}", run.stderr);
         assert_eq!(mode(&out), 0o600, "{name} holds e-mail addresses");
     }
@@ -121,12 +80,7 @@ async fn snapshot_files_are_owner_only_and_planted_links_are_refused() {
     std::fs::write(&victim, "precious\n").unwrap();
     let out = dir.path().join("planted.jsonl");
     std::os::unix::fs::symlink(&victim, dir.path().join("planted.jsonl.partial")).unwrap();
-    let run = roster_sh(
-        "true",
-        &["sync", "mattermost", "--base-url", &url, "--out", s(&out)],
-        &[],
-    )
-    .await;
+    let run = sync(&url, &out).run().await;
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("symbolic link"), "{}", run.stderr);
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
@@ -152,12 +106,7 @@ async fn a_fifo_out_is_streamed_into_not_replaced() {
         let fifo = fifo.clone();
         std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
     };
-    let run = roster_sh(
-        "true",
-        &["sync", "mattermost", "--base-url", &url, "--out", s(&fifo)],
-        &[],
-    )
-    .await;
+    let run = sync(&url, &fifo).run().await;
     assert_eq!(run.code, 0, "{}", run.stderr);
     let text = reader.join().unwrap();
     assert!(Snapshot::from_jsonl(&text).unwrap().is_complete());
@@ -184,21 +133,11 @@ async fn the_deadline_ends_the_sync_incomplete_and_names_it() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("snap.jsonl");
     let started = std::time::Instant::now();
-    let run = roster_sh(
-        "true",
-        &[
-            "sync",
-            "mattermost",
-            "--base-url",
-            &url,
-            "--timeout",
-            "55s",
-            "--out",
-            s(&out),
-        ],
-        &[("ROSTER_DEADLINE", "700ms")],
-    )
-    .await;
+    let run = sync(&url, &out)
+        .args(&["--timeout", "55s"])
+        .env("ROSTER_DEADLINE", "700ms")
+        .run()
+        .await;
     assert_eq!(run.code, 5, "{}", run.stderr);
     assert!(
         started.elapsed() < Duration::from_secs(30),

@@ -10,12 +10,15 @@ use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use roster_core::testkit::{Contract, Expected};
 use roster_core::{Entitlement, Grant, Resource};
 use tokio::sync::oneshot;
 
 /// The exact resources, entitlements and grants a correct sync of a
-/// simulated organisation produces.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// simulated organisation produces, computed from what the generator
+/// decided (never from a connector's mapping code), and the contract of the
+/// platform's connector.
+#[derive(Debug, Clone, PartialEq)]
 pub struct GroundTruth {
     /// Every resource, in no particular order.
     pub resources: Vec<Resource>,
@@ -23,6 +26,37 @@ pub struct GroundTruth {
     pub entitlements: Vec<Entitlement>,
     /// Every grant, each once.
     pub grants: Vec<Grant>,
+    pub(crate) contract: Contract,
+}
+
+impl GroundTruth {
+    /// No records yet, for the connector bound by `contract`.
+    pub(crate) fn new(contract: Contract) -> Self {
+        Self {
+            resources: Vec::new(),
+            entitlements: Vec::new(),
+            grants: Vec::new(),
+            contract,
+        }
+    }
+
+    /// The contract of the connector this truth is for
+    /// ([`crate::mattermost::CONTRACT`] or [`crate::rocketchat::CONTRACT`]).
+    pub fn contract(&self) -> Contract {
+        self.contract
+    }
+
+    /// What a complete sync must produce, for
+    /// [`roster_core::testkit::assert_conforms`]: exactly these records,
+    /// under the platform connector's contract.
+    pub fn expected(&self) -> Expected {
+        Expected::new(
+            self.contract,
+            self.resources.clone(),
+            self.entitlements.clone(),
+            self.grants.clone(),
+        )
+    }
 }
 
 /// A simulator listening on `127.0.0.1`; shuts down when dropped.
@@ -341,5 +375,49 @@ mod tests {
         assert_eq!(faults.take("/members"), Some(Fault::NotFound));
         assert_eq!(faults.fired_per_rule(), vec![0, 2, 1]);
         assert_eq!(faults.fired(), 3);
+    }
+}
+
+#[cfg(test)]
+mod truth_tests {
+    use roster_core::testkit::{assert_conforms, check};
+    use roster_core::{Counts, Header, Snapshot, Summary, Timestamp};
+
+    use super::GroundTruth;
+    use crate::{mattermost, rocketchat};
+
+    /// What a perfect connector writes for `truth`.
+    fn perfect_snapshot(truth: &GroundTruth) -> Snapshot {
+        let counts = Counts {
+            resource: truth.resources.len() as u64,
+            entitlement: truth.entitlements.len() as u64,
+            grant: truth.grants.len() as u64,
+        };
+        Snapshot {
+            header: Some(Header::new(truth.contract().connector, "http://127.0.0.1")),
+            resources: truth.resources.clone(),
+            entitlements: truth.entitlements.clone(),
+            grants: truth.grants.clone(),
+            summary: Some(Summary::new(true, Timestamp::now()).counts(counts)),
+        }
+    }
+
+    #[test]
+    fn both_ground_truths_keep_their_connectors_contracts() {
+        let mm = mattermost::MattermostSim::new(mattermost::OrgSpec::small()).ground_truth();
+        let rc = rocketchat::RocketChatSim::new(rocketchat::OrgSpec::small()).ground_truth();
+        assert_eq!(mm.contract(), mattermost::CONTRACT);
+        assert_eq!(rc.contract(), rocketchat::CONTRACT);
+        for truth in [&mm, &rc] {
+            assert!(!truth.grants.is_empty());
+            assert_conforms(&perfect_snapshot(truth), &truth.expected());
+        }
+        // Another platform's snapshot does not pass for this one.
+        let problems = check(&perfect_snapshot(&rc), &mm.expected()).join("\n");
+        assert!(problems.contains("is not `mattermost`"), "{problems}");
+        assert!(
+            problems.contains("lacks profile key `system_roles`"),
+            "{problems}"
+        );
     }
 }

@@ -11,7 +11,10 @@
 //!   endpoint the connectors call, with the platform's paging caps,
 //!   orderings, permission behaviour, error shapes and rate limiting.
 //! * Each generated organisation comes with its [`GroundTruth`]: the exact
-//!   resources, entitlements and grants a correct sync must produce.
+//!   resources, entitlements and grants a correct sync must produce;
+//!   [`GroundTruth::expected`] hands them, with the platform connector's
+//!   contract ([`mattermost::CONTRACT`], [`rocketchat::CONTRACT`]), to
+//!   `roster_core::testkit::assert_conforms`.
 //! * [`Faults`] injects the failures real servers produce (5xx bursts, 429s,
 //!   connection resets, truncated or malformed JSON, slow or oversized
 //!   responses, revoked tokens, deleted resources, duplicate rows, shifting

@@ -7,14 +7,12 @@
 // Each test binary uses a different part of this module.
 #![allow(dead_code)]
 
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
 use assert_cmd::cargo::cargo_bin_cmd;
 use roster_core::Snapshot;
-use roster_sim::GroundTruth;
 use roster_sim::mattermost::MattermostSim;
 use roster_sim::rocketchat::{self as rc, FixedWindow, RocketChatSim};
 
@@ -26,13 +24,16 @@ pub const SECRETS: &[&str] = &[
 ];
 
 /// A `roster` command line: arguments in order, environment, and
-/// optionally standard input and a longer time limit than the default 60 s.
+/// optionally standard input, a longer time limit than the default 60 s, a
+/// file-size limit and a umask (then run through `sh -c`).
 #[derive(Debug, Clone, Default)]
 pub struct Roster {
     args: Vec<String>,
     env: Vec<(String, String)>,
     stdin: Option<Vec<u8>>,
     timeout: Option<Duration>,
+    file_blocks: Option<u64>,
+    umask: Option<u32>,
 }
 
 impl Roster {
@@ -118,6 +119,18 @@ impl Roster {
         self.timeout = Some(limit);
         self
     }
+    /// At most `blocks` blocks of 512 bytes per written file (`ulimit -f`;
+    /// a stand-in for a full disk), SIGXFSZ ignored so a write fails with
+    /// EFBIG instead of killing the process.
+    pub fn ulimit_file_blocks(mut self, blocks: u64) -> Self {
+        self.file_blocks = Some(blocks);
+        self
+    }
+    /// Runs with this umask (e.g. `0o022`).
+    pub fn umask(mut self, mask: u32) -> Self {
+        self.umask = Some(mask);
+        self
+    }
     /// Runs it (with no inherited BATON_* / ROSTER_* variables or RUST_LOG).
     pub async fn run(self) -> Run {
         let Self {
@@ -125,9 +138,27 @@ impl Roster {
             env,
             stdin,
             timeout,
+            file_blocks,
+            umask,
         } = self;
+        let mut prelude = Vec::new();
+        if let Some(blocks) = file_blocks {
+            prelude.push(format!("trap '' XFSZ; ulimit -f {blocks}"));
+        }
+        if let Some(mask) = umask {
+            prelude.push(format!("umask {mask:03o}"));
+        }
         let out: Output = tokio::task::spawn_blocking(move || {
-            let mut cmd = cargo_bin_cmd!("roster");
+            let mut cmd = if prelude.is_empty() {
+                cargo_bin_cmd!("roster")
+            } else {
+                // The limits apply to the shell, which then becomes roster.
+                let mut sh = assert_cmd::Command::new("sh");
+                sh.arg("-c")
+                    .arg(format!("{}; exec \"$0\" \"$@\"", prelude.join("; ")))
+                    .arg(env!("CARGO_BIN_EXE_roster"));
+                sh
+            };
             for (k, _) in std::env::vars() {
                 if k.starts_with("BATON_") || k.starts_with("ROSTER_") || k == "RUST_LOG" {
                     cmd.env_remove(k);
@@ -196,29 +227,6 @@ pub fn s(p: &Path) -> &str {
 pub fn read_snapshot(path: &Path) -> Snapshot {
     Snapshot::from_jsonl(&std::fs::read_to_string(path).expect("read snapshot"))
         .expect("valid snapshot")
-}
-
-pub fn json_set<T: serde::Serialize>(items: &[T]) -> BTreeSet<String> {
-    items
-        .iter()
-        .map(|i| serde_json::to_string(i).unwrap())
-        .collect()
-}
-
-pub fn assert_matches_truth(snap: &Snapshot, truth: &GroundTruth) {
-    assert!(snap.is_complete(), "summary: {:?}", snap.summary);
-    assert_eq!(
-        json_set(&snap.resources),
-        json_set(&truth.resources),
-        "resources"
-    );
-    assert_eq!(
-        json_set(&snap.entitlements),
-        json_set(&truth.entitlements),
-        "entitlements"
-    );
-    assert_eq!(json_set(&snap.grants), json_set(&truth.grants), "grants");
-    assert_eq!(snap.grants.len(), truth.grants.len(), "no duplicate grants");
 }
 
 pub fn assert_file_has_no_secret(path: &Path, secrets: &[&str]) {

@@ -55,10 +55,26 @@ mod tests;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use roster_core::ResourceType;
+use roster_core::testkit::Contract;
+
 use crate::{Faults, GroundTruth, RequestLog, SimServer};
 use org::Org;
 use ratelimit::Limiter;
 pub use server::SimLicense;
+
+/// What the Mattermost connector promises about its snapshots: the header
+/// name `mattermost`, and the profile keys of users and teams.
+pub const CONTRACT: Contract = Contract::new(
+    "mattermost",
+    &[
+        (
+            ResourceType::User,
+            &["system_roles", "auth_service", "position"],
+        ),
+        (ResourceType::Team, &["archived", "team_type"]),
+    ],
+);
 
 /// The shape of a generated organisation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use roster_core::{
     Timestamp, UserStatus, UserTraits,
 };
 
-use super::OrgSpec;
+use super::{CONTRACT, OrgSpec};
 use crate::GroundTruth;
 
 /// 2020-01-01T00:00:00Z in ms.
@@ -939,6 +939,7 @@ impl Org {
             resources,
             entitlements,
             grants,
+            ..GroundTruth::new(CONTRACT)
         }
     }
 }

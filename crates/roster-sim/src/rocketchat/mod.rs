@@ -67,7 +67,21 @@ use std::time::Duration;
 use limiter::Limiter;
 use org::Org;
 
+use roster_core::ResourceType;
+use roster_core::testkit::Contract;
+
 use crate::{Faults, GroundTruth, RequestLog, SimServer};
+
+/// What the Rocket.Chat connector promises about its snapshots: the header
+/// name `rocketchat`, and the profile keys of users, roles and teams.
+pub const CONTRACT: Contract = Contract::new(
+    "rocketchat",
+    &[
+        (ResourceType::User, &["federated", "roles"]),
+        (ResourceType::Role, &["scope", "protected", "name"]),
+        (ResourceType::Team, &["team_type", "room_id"]),
+    ],
+);
 
 /// The size and seed of a generated Rocket.Chat workspace.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -576,7 +576,7 @@ impl Org {
     /// The ground truth of the current state. `old_user_shape`: `users.list`
     /// returns `createdAt` and the `federated` flag.
     pub fn ground_truth(&self, old_user_shape: bool) -> GroundTruth {
-        let mut gt = GroundTruth::default();
+        let mut gt = GroundTruth::new(super::CONTRACT);
         let users_scope: HashSet<&str> = self
             .roles
             .iter()

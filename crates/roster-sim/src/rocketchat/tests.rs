@@ -551,7 +551,7 @@ async fn permissions_shape_answers() {
 
 /// A minimal correct crawl of the API, mapped per the snapshot contract.
 async fn crawl(server: &SimServer, creds: &Credentials) -> GroundTruth {
-    let mut gt = GroundTruth::default();
+    let mut gt = GroundTruth::new(super::CONTRACT);
     let roles = get(server, creds, "roles.list").await.body;
     let mut users_scope = HashSet::new();
     for r in roles["roles"].as_array().unwrap() {

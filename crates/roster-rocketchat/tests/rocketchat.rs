@@ -4,15 +4,16 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use roster::core::clock::unix_millis;
-use roster::core::plan::{Advice, RateLimitChoice};
-use roster::core::{CheckStatus, RateLimit, RetryPolicy};
-use roster::rocketchat::{RocketChatConfig, RocketChatConnector};
-use roster::{
+use roster_core::clock::unix_millis;
+use roster_core::testkit::assert_conforms;
+use roster_core::plan::{Advice, RateLimitChoice};
+use roster_core::{CheckStatus, RateLimit, RetryPolicy};
+use roster_core::{
     Connector, Error, MemorySink, Snapshot, Summary, SyncEngine, SyncOptions, ValidationReport,
 };
+use roster_rocketchat::{RocketChatConfig, RocketChatConnector};
 use roster_sim::rocketchat::{Credentials, FixedWindow, OrgSpec, RocketChatSim, SimOptions};
-use roster_sim::{Fault, FaultRule, GroundTruth, SimServer};
+use roster_sim::{Fault, FaultRule, SimServer};
 use tokio::time::Instant;
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -61,50 +62,12 @@ fn medium() -> OrgSpec {
     }
 }
 
-/// The snapshot holds exactly the ground truth, as sets, and conforms to
-/// the contract (roster-core's conformance kit).
-fn assert_exact(snap: &Snapshot, truth: GroundTruth) {
-    roster::core::testkit::assert_conforms(
-        snap,
-        roster::core::testkit::Expected {
-            resources: &truth.resources,
-            entitlements: &truth.entitlements,
-            grants: &truth.grants,
-        },
-    );
-    let mut got = snap.resources.clone();
-    let mut want = truth.resources;
-    let key = |r: &roster::core::Resource| (r.resource_type, r.id.clone());
-    got.sort_by_key(key);
-    want.sort_by_key(key);
-    assert_eq!(got.len(), want.len(), "resource count");
-    for (g, w) in got.iter().zip(&want) {
-        assert_eq!(g, w, "resource {}:{}", w.resource_type, w.id);
-    }
-    let mut got = snap.entitlements.clone();
-    let mut want = truth.entitlements;
-    got.sort_by_key(|e| e.id.to_string());
-    want.sort_by_key(|e| e.id.to_string());
-    assert_eq!(got, want, "entitlements");
-    let mut got = snap.grants.clone();
-    let mut want = truth.grants;
-    got.sort();
-    want.sort();
-    let n = got.len();
-    got.dedup();
-    assert_eq!(n, got.len(), "no grant written twice");
-    assert_eq!(got, want, "grants");
-    let summary = snap.summary.as_ref().expect("summary");
-    assert_eq!(summary.counts.resource, snap.resources.len() as u64);
-    assert_eq!(summary.counts.grant, snap.grants.len() as u64);
-}
-
 /// No server window of any bucket saw more than `limit` calls. Windows
 /// are replayed as the server keeps them: the first one opened at `anchor`,
 /// each later one by the first call after the previous one ended.
 /// Library text names no command-line flag: every check, the rate-limit
 /// status and the advice (in library terms) are free of `--`.
-fn assert_no_cli_words(report: &roster::ValidationReport) {
+fn assert_no_cli_words(report: &roster_core::ValidationReport) {
     let text = report.to_string();
     assert!(!text.contains("--"), "{text}");
 }
@@ -168,14 +131,13 @@ async fn bypassing_admin_gets_exact_ground_truth_without_headers() {
     assert!(rl.detail.contains("no rate-limit headers"), "{}", rl.detail);
     assert_eq!(
         c.client()
-            .server_limit(&roster::core::Endpoint::get("/api/v1/users.list"))
+            .server_limit(&roster_core::Endpoint::get("/api/v1/users.list"))
             .map(|l| l.limited),
         Some(false)
     );
 
-    let (summary, snap) = sync(&c).await;
-    assert!(summary.complete, "{:?}", summary.warnings);
-    assert_exact(&snap, sim.ground_truth());
+    let (_, snap) = sync(&c).await;
+    assert_conforms(&snap, &sim.ground_truth().expected());
     assert_eq!(sim.log().count_status(429), 0);
     assert_eq!(snap.header.as_ref().unwrap().connector, "rocketchat");
     // The small org: 25 generated + 4 credential users, custom roles with
@@ -183,7 +145,7 @@ async fn bypassing_admin_gets_exact_ground_truth_without_headers() {
     assert_eq!(
         snap.resources
             .iter()
-            .filter(|r| r.resource_type == roster::core::ResourceType::User)
+            .filter(|r| r.resource_type == roster_core::ResourceType::User)
             .count(),
         29
     );
@@ -199,8 +161,7 @@ async fn servers_without_created_at_give_null_and_a_notice() {
     let server = sim.spawn().await;
     let c = connector(config(&server, &sim.admin()));
     let (summary, snap) = sync(&c).await;
-    assert!(summary.complete, "{:?}", summary.warnings);
-    assert_exact(&snap, sim.ground_truth());
+    assert_conforms(&snap, &sim.ground_truth().expected());
     assert!(
         snap.resources
             .iter()
@@ -221,8 +182,7 @@ async fn limited_admin_gets_exact_ground_truth_with_zero_429s() {
     let server = sim.spawn().await;
     let c = connector(config(&server, &sim.admin()));
     let (summary, snap) = sync(&c).await;
-    assert!(summary.complete, "{:?}", summary.warnings);
-    assert_exact(&snap, sim.ground_truth());
+    assert_conforms(&snap, &sim.ground_truth().expected());
     assert_eq!(sim.log().count_status(429), 0);
     assert_eq!(summary.rate_limited, 0);
     assert_fixed_window_pacing(&sim, anchor, MINUTE, 10);
@@ -239,8 +199,7 @@ async fn default_quota_never_overfills_a_server_window_at_any_phase() {
         let server = sim.spawn().await;
         let c = connector(config(&server, &sim.admin()));
         let (summary, snap) = sync(&c).await;
-        assert!(summary.complete, "{:?}", summary.warnings);
-        assert_exact(&snap, sim.ground_truth());
+        assert_conforms(&snap, &sim.ground_truth().expected());
         assert_eq!(sim.log().count_status(429), 0, "phase {phase:?}");
         assert_fixed_window_pacing(&sim, anchor, MINUTE, 10);
         // 34 teams' members + validation's calls, spread over windows.
@@ -259,8 +218,7 @@ async fn quota_above_the_server_limit_still_completes() {
         config(&server, &sim.admin()).rate_limit(Some(RateLimit::per_endpoint(100, MINUTE))),
     );
     let (summary, snap) = sync(&c).await;
-    assert!(summary.complete, "{:?}", summary.warnings);
-    assert_exact(&snap, sim.ground_truth());
+    assert_conforms(&snap, &sim.ground_truth().expected());
     assert_eq!(summary.rate_limited as usize, sim.log().count_status(429));
     eprintln!(
         "quota 100/60s vs server 10/60s: {} requests, {} rejected, {} ms",
@@ -278,9 +236,8 @@ async fn quota_above_the_server_limit_still_completes() {
     let (sim, anchor) = new_sim(medium(), false, Duration::ZERO);
     let server = sim.spawn().await;
     let c = connector(config(&server, &sim.admin()).rate_limit(None));
-    let (summary, snap) = sync(&c).await;
-    assert!(summary.complete, "{:?}", summary.warnings);
-    assert_exact(&snap, sim.ground_truth());
+    let (_, snap) = sync(&c).await;
+    assert_conforms(&snap, &sim.ground_truth().expected());
     assert_eq!(sim.log().count_status(429), 0);
     assert_fixed_window_pacing(&sim, anchor, MINUTE, 10);
 }
@@ -295,10 +252,9 @@ async fn two_clients_sharing_the_server_windows_still_complete() {
     let quota = Some(RateLimit::per_endpoint(100, MINUTE));
     let a = connector(config(&server, &sim.admin()).rate_limit(quota));
     let b = connector(config(&server, &sim.admin()).rate_limit(quota));
-    let ((sa, snap_a), (sb, snap_b)) = tokio::join!(sync(&a), sync(&b));
-    for (summary, snap) in [(sa, snap_a), (sb, snap_b)] {
-        assert!(summary.complete, "{:?}", summary.warnings);
-        assert_exact(&snap, sim.ground_truth());
+    let ((_, snap_a), (_, snap_b)) = tokio::join!(sync(&a), sync(&b));
+    for snap in [snap_a, snap_b] {
+        assert_conforms(&snap, &sim.ground_truth().expected());
     }
     eprintln!("two clients: {} rejected", sim.log().count_status(429));
 }
@@ -314,8 +270,7 @@ async fn rejected_calls_wait_for_the_reset_and_complete() {
         .add(FaultRule::new("/users.list", Fault::RateLimited, 1).after(1));
     let c = connector(config(&server, &sim.admin()));
     let (summary, snap) = sync(&c).await;
-    assert!(summary.complete, "{:?}", summary.warnings);
-    assert_exact(&snap, sim.ground_truth());
+    assert_conforms(&snap, &sim.ground_truth().expected());
     assert_eq!(summary.rate_limited, 3);
     assert!(summary.retries >= 3);
     // After a 429 nothing more is sent to that endpoint before the window's
@@ -412,7 +367,7 @@ async fn unreachable_server_is_an_error() {
         "t".to_owned().into(),
     ));
     let err = c.validate().await.unwrap_err();
-    assert_eq!(err.kind(), roster::ErrorKind::Connection, "{err}");
+    assert_eq!(err.kind(), roster_core::ErrorKind::Connection, "{err}");
 }
 
 fn plan_requests(report: &ValidationReport, bucket: &str) -> u64 {
@@ -573,8 +528,7 @@ async fn estimate_is_within_ten_percent_of_the_measured_sync() {
     let report = c.validate().await.unwrap();
     let estimate = report.plan.as_ref().unwrap().estimated();
     let (summary, snap) = sync(&c).await;
-    assert!(summary.complete);
-    assert_exact(&snap, sim.ground_truth());
+    assert_conforms(&snap, &sim.ground_truth().expected());
     let measured = Duration::from_millis(summary.elapsed_ms);
     let diff = measured.abs_diff(estimate);
     eprintln!("estimated {estimate:?}, measured {measured:?}");
@@ -599,8 +553,7 @@ async fn infinite_count_uses_fewer_requests() {
     let server_a = sim_a.spawn().await;
     let paged = connector(config(&server_a, &sim_a.admin()).rate_limit(None));
     let (sa, snap_a) = sync(&paged).await;
-    assert!(sa.complete);
-    assert_exact(&snap_a, sim_a.ground_truth());
+    assert_conforms(&snap_a, &sim_a.ground_truth().expected());
 
     let (sim_b, _) = new_sim(spec, true, Duration::ZERO);
     let server_b = sim_b.spawn().await;
@@ -610,8 +563,7 @@ async fn infinite_count_uses_fewer_requests() {
             .infinite_count(true),
     );
     let (sb, snap_b) = sync(&infinite).await;
-    assert!(sb.complete);
-    assert_exact(&snap_b, sim_b.ground_truth());
+    assert_conforms(&snap_b, &sim_b.ground_truth().expected());
     assert_eq!(sb.requests_by_endpoint["GET /api/v1/users.list"], 1);
     assert_eq!(sb.requests_by_endpoint["GET /api/v1/teams.listAll"], 1);
     assert_eq!(sa.requests_by_endpoint["GET /api/v1/users.list"], 5);
@@ -648,8 +600,7 @@ async fn infinite_count_refused_by_the_server_still_pages_to_the_end() {
             .infinite_count(true),
     );
     let (summary, snap) = sync(&c).await;
-    assert!(summary.complete, "{:?}", summary.warnings);
-    assert_exact(&snap, sim.ground_truth());
+    assert_conforms(&snap, &sim.ground_truth().expected());
     assert_eq!(summary.requests_by_endpoint["GET /api/v1/users.list"], 4);
 }
 
@@ -678,8 +629,7 @@ async fn independent_buckets_run_in_parallel() {
         "parallel buckets took {took:?}: {:?}",
         summary.requests_by_endpoint
     );
-    assert!(summary.complete, "{:?}", summary.warnings);
-    assert_exact(&sink.snapshot(), sim.ground_truth());
+    assert_conforms(&sink.snapshot(), &sim.ground_truth().expected());
     assert_eq!(sim.log().count_status(429), 0);
     assert_fixed_window_pacing(&sim, anchor, MINUTE, 10);
     // The busiest bucket governs: teams.members needs 2 waits (120 s), the
@@ -740,15 +690,14 @@ async fn limited_token_runs_at_the_busiest_buckets_pace(explicit_quota: bool) {
         .await
         .unwrap();
     let took = start.elapsed();
-    assert!(summary.complete, "{:?}", summary.warnings);
-    assert_exact(&sink.snapshot(), sim.ground_truth());
+    assert_conforms(&sink.snapshot(), &sim.ground_truth().expected());
     assert_eq!(sim.log().count_status(429), 0);
     let lookups = summary.requests_by_endpoint["GET /api/v1/users.listTeams"];
     assert!(lookups > 20, "deactivated users are looked up: {lookups}");
     let bound = summary
         .requests_by_endpoint
         .values()
-        .map(|&n| roster::core::plan::fixed_window_lower_bound(n, 10, window))
+        .map(|&n| roster_core::plan::fixed_window_lower_bound(n, 10, window))
         .max()
         .unwrap();
     eprintln!("took {took:?}, bound {bound:?}, estimate {estimate:?}");
@@ -790,8 +739,7 @@ async fn transient_faults_are_retried_to_an_exact_snapshot() {
         FaultRule::new("/teams.members", Fault::DuplicateRows, 2),
     ])
     .await;
-    assert!(summary.complete, "{:?}", summary.warnings);
-    assert_exact(&snap, sim.ground_truth());
+    assert_conforms(&snap, &sim.ground_truth().expected());
     assert!(summary.retries >= 7, "{}", summary.retries);
     assert_eq!(summary.rate_limited, 1);
 }
@@ -808,67 +756,51 @@ async fn shifting_user_pages_are_reread() {
     sim.faults()
         .add(FaultRule::new("/users.list", Fault::ShiftPages, 1).after(2));
     let c = connector(config(&server, &sim.admin()));
-    let (summary, snap) = sync(&c).await;
-    assert!(summary.complete, "{:?}", summary.warnings);
-    assert_exact(&snap, sim.ground_truth());
+    let (_, snap) = sync(&c).await;
+    assert_conforms(&snap, &sim.ground_truth().expected());
 }
 
 #[tokio::test(start_paused = true)]
 async fn deleted_team_mid_sync_is_reported_incomplete() {
-    let (_, summary, snap) = sync_with_faults(vec![
+    let (sim, _, snap) = sync_with_faults(vec![
         FaultRule::new("/teams.members", Fault::NotFound, 1).after(2),
     ])
     .await;
-    assert!(!summary.complete);
-    assert!(!snap.is_complete());
-    assert!(
-        summary
-            .warnings
-            .iter()
-            .any(|w| w.contains("grants of team")),
-        "{:?}",
-        summary.warnings
+    let expected = sim.ground_truth().expected();
+    assert_conforms(
+        &snap,
+        &expected.incomplete("grants of team").missing_allowed(),
     );
 }
 
 #[tokio::test(start_paused = true)]
 async fn revoked_token_mid_sync_is_reported_incomplete() {
-    let (_, summary, _) = sync_with_faults(vec![
+    let (sim, _, snap) = sync_with_faults(vec![
         FaultRule::new("/teams.members", Fault::Unauthorized, u32::MAX).after(1),
     ])
     .await;
-    assert!(!summary.complete);
-    assert!(
-        summary.warnings.iter().any(|w| w.contains("401")),
-        "{:?}",
-        summary.warnings
-    );
+    let expected = sim.ground_truth().expected();
+    assert_conforms(&snap, &expected.incomplete("401").missing_allowed());
 
     // A revoked token on users.list (after validation's probe).
-    let (_, summary, _) = sync_with_faults(vec![
+    let (sim, _, snap) = sync_with_faults(vec![
         FaultRule::new("/users.list", Fault::Unauthorized, u32::MAX).after(1),
     ])
     .await;
-    assert!(!summary.complete);
-    assert!(
-        summary.warnings.iter().any(|w| w.contains("users")),
-        "{:?}",
-        summary.warnings
-    );
+    let expected = sim.ground_truth().expected();
+    assert_conforms(&snap, &expected.incomplete("users").missing_allowed());
 }
 
 #[tokio::test(start_paused = true)]
 async fn persistent_server_errors_end_incomplete_not_wrong() {
-    let (_, summary, snap) = sync_with_faults(vec![
+    let (sim, _, snap) = sync_with_faults(vec![
         FaultRule::new("/teams.listAll", Fault::ServerError(500), u32::MAX).after(1),
     ])
     .await;
-    assert!(!summary.complete);
-    assert!(snap.summary.is_some());
-    assert!(
-        summary.warnings.iter().any(|w| w.contains("listing teams")),
-        "{:?}",
-        summary.warnings
+    let expected = sim.ground_truth().expected();
+    assert_conforms(
+        &snap,
+        &expected.incomplete("listing teams").missing_allowed(),
     );
 }
 
@@ -941,7 +873,7 @@ async fn deactivated_users_team_memberships_appear_with_a_notice() {
         .filter(|r| {
             r.user
                 .as_ref()
-                .is_some_and(|u| u.status == roster::core::UserStatus::Disabled)
+                .is_some_and(|u| u.status == roster_core::UserStatus::Disabled)
         })
         .map(|r| r.id.clone())
         .collect();
@@ -951,7 +883,7 @@ async fn deactivated_users_team_memberships_appear_with_a_notice() {
         .filter(|g| g.entitlement.slug == "member" && disabled.contains(&g.principal.id))
         .count();
     assert!(hidden > 0, "the org has deactivated team members");
-    assert_exact(&snap, truth);
+    assert_conforms(&snap, &truth.expected());
     assert!(
         summary.warnings.iter().any(|w| w.starts_with("notice:")
             && w.contains("users.listTeams")
@@ -992,7 +924,7 @@ async fn both_401_bodies_give_the_servers_message() {
         let c = connector(config(&server, &creds));
         let err = c
             .client()
-            .json::<serde_json::Value>(&roster::core::Endpoint::get("/api/v1/me").call())
+            .json::<serde_json::Value>(&roster_core::Endpoint::get("/api/v1/me").call())
             .await
             .unwrap_err();
         assert!(matches!(err, Error::Unauthorized { .. }), "{err}");
@@ -1013,8 +945,7 @@ async fn bypassing_admin_with_default_flags_makes_no_rate_limit_waits() {
     let c = connector(config(&server, &sim.admin()));
     let start = Instant::now();
     let (summary, snap) = sync(&c).await;
-    assert!(summary.complete, "{:?}", summary.warnings);
-    assert_exact(&snap, sim.ground_truth());
+    assert_conforms(&snap, &sim.ground_truth().expected());
     assert_eq!(summary.rate_limit_waits, 0, "{summary:?}");
     assert_eq!(summary.rate_limit_wait_ms, 0);
     assert!(
@@ -1045,10 +976,9 @@ async fn server_announcing_ten_per_second_is_paced_by_its_headers() {
         assert!(!a.to_string().contains("per 1 min"), "{a}");
     }
     let start = Instant::now();
-    let (summary, snap) = sync(&c).await;
+    let (_, snap) = sync(&c).await;
     let took = start.elapsed();
-    assert!(summary.complete, "{:?}", summary.warnings);
-    assert_exact(&snap, sim.ground_truth());
+    assert_conforms(&snap, &sim.ground_truth().expected());
     assert_eq!(sim.log().count_status(429), 0);
     assert_fixed_window_pacing(&sim, anchor, Duration::from_secs(1), 10);
     // 34 teams' members at 10 per second: a few seconds, not 10 per minute.
@@ -1073,8 +1003,7 @@ async fn unknown_server_falls_back_to_ten_per_minute() {
         rl.detail
     );
     let (summary, snap) = sync(&c).await;
-    assert!(summary.complete, "{:?}", summary.warnings);
-    assert_exact(&snap, sim.ground_truth());
+    assert_conforms(&snap, &sim.ground_truth().expected());
     // 34 teams.members calls: a burst of 10, then one every 6 s.
     assert!(summary.rate_limit_waits > 0);
     let members = summary.requests_by_endpoint["GET /api/v1/teams.members"];
@@ -1126,8 +1055,7 @@ async fn bypass_revoked_mid_sync_switches_to_the_servers_pace_without_a_429_stor
         summary.requests_by_endpoint,
         sim.log().count_status(429)
     );
-    assert!(summary.complete, "{:?}", summary.warnings);
-    assert_exact(&sink.snapshot(), sim.ground_truth());
+    assert_conforms(&sink.snapshot(), &sim.ground_truth().expected());
     // At most the calls in flight at the switch are rejected, then the
     // server's headers pace.
     let rejected = sim.log().count_status(429);
@@ -1141,13 +1069,12 @@ async fn bypass_revoked_mid_sync_switches_to_the_servers_pace_without_a_429_stor
 async fn two_syncs_sharing_one_limiter_stay_within_every_window() {
     let (sim, anchor) = new_sim(medium(), false, Duration::from_secs(5));
     let server = sim.spawn().await;
-    let shared = roster::rocketchat::shared_limiter();
+    let shared = roster_rocketchat::shared_limiter();
     let a = connector(config(&server, &sim.admin()).shared_limiter(shared.clone()));
     let b = connector(config(&server, &sim.admin()).shared_limiter(shared));
-    let ((sa, snap_a), (sb, snap_b)) = tokio::join!(sync(&a), sync(&b));
-    for (summary, snap) in [(sa, snap_a), (sb, snap_b)] {
-        assert!(summary.complete, "{:?}", summary.warnings);
-        assert_exact(&snap, sim.ground_truth());
+    let ((_, snap_a), (_, snap_b)) = tokio::join!(sync(&a), sync(&b));
+    for snap in [snap_a, snap_b] {
+        assert_conforms(&snap, &sim.ground_truth().expected());
     }
     assert_eq!(sim.log().count_status(429), 0);
     assert_fixed_window_pacing(&sim, anchor, MINUTE, 10);
