@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use roster_core::clock::unix_millis;
-use roster_core::testkit::assert_conforms;
 use roster_core::plan::{Advice, RateLimitChoice};
+use roster_core::testkit::assert_conforms;
 use roster_core::{CheckStatus, RateLimit, RetryPolicy};
 use roster_core::{
     Connector, Error, MemorySink, Snapshot, Summary, SyncEngine, SyncOptions, ValidationReport,
