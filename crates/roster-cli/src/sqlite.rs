@@ -802,6 +802,80 @@ mod tests {
         assert!(plan.contains("grants_by_principal"), "{plan}");
     }
 
+    fn meta_rows(path: &Path) -> Vec<(String, String)> {
+        let conn = Connection::open(path).unwrap();
+        conn.prepare("SELECT key, value FROM meta WHERE key NOT IN ('started_at', 'finished_at') ORDER BY key")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    /// The meta rows of a summary are the format's (docs/snapshot-format.md):
+    /// these keys and value encodings are pinned, so databases written
+    /// before keep loading.
+    #[tokio::test]
+    async fn summary_meta_rows_are_pinned() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("snap.sqlite");
+        finished(&path).await;
+        let rows = meta_rows(&path);
+        let rows: Vec<(&str, &str)> = rows.iter().map(|(k, v)| (&**k, &**v)).collect();
+        assert_eq!(
+            rows,
+            [
+                ("complete", "true"),
+                ("connector", "mattermost"),
+                ("count_entitlement", "1"),
+                ("count_grant", "1"),
+                ("count_resource", "2"),
+                ("elapsed_ms", "34"),
+                ("format", "roster-snapshot/1"),
+                ("rate_limit_wait_ms", "12"),
+                ("rate_limit_waits", "3"),
+                ("rate_limited", "0"),
+                ("requests", "7"),
+                ("requests_by_endpoint", r#"{"GET /x":7}"#),
+                ("retries", "1"),
+                ("source", "https://x"),
+                ("sqlite_schema", "1"),
+                ("warnings", "[]"),
+            ]
+        );
+    }
+
+    /// A database written before the extension counters existed (or with
+    /// `requests_by_endpoint` stored empty) loads, the missing counters zero.
+    #[tokio::test]
+    async fn old_summary_meta_rows_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("snap.sqlite");
+        finished(&path).await;
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "DELETE FROM meta WHERE key IN ('rate_limit_wait_ms', 'rate_limit_waits', 'elapsed_ms');
+             UPDATE meta SET value = '{}' WHERE key = 'requests_by_endpoint';",
+        )
+        .unwrap();
+        drop(conn);
+        let got = read(&path).unwrap().summary.unwrap();
+        let want = Summary::new(true, got.finished_at)
+            .counts(Counts {
+                resource: 2,
+                entitlement: 1,
+                grant: 1,
+            })
+            .requests(7)
+            .retries(1);
+        assert_eq!(got, want);
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("DELETE FROM meta WHERE key = 'requests_by_endpoint'")
+            .unwrap();
+        drop(conn);
+        assert_eq!(read(&path).unwrap().summary.unwrap(), want);
+    }
+
     async fn finished(path: &Path) {
         let mut sink = SqliteSink::create(path).unwrap();
         sink.begin(&Header::new("mattermost", "https://x"))

@@ -564,6 +564,81 @@ mod tests {
         );
     }
 
+    /// A summary with every field set (every counter non-zero, two
+    /// endpoints, a warning).
+    fn full_summary() -> Summary {
+        Summary::new(
+            false,
+            Timestamp::parse_rfc3339("2026-11-24T10:05:00.123Z").unwrap(),
+        )
+        .counts(Counts {
+            resource: 12,
+            entitlement: 30,
+            grant: 41,
+        })
+        .requests(57)
+        .retries(3)
+        .rate_limited(2)
+        .warnings(vec!["team `t1`: members lost".into(), "notice: x".into()])
+        .requests_by_endpoint(
+            [
+                ("GET /api/v4/users".to_owned(), 40),
+                ("GET /api/v4/teams".to_owned(), 17),
+            ]
+            .into_iter()
+            .collect(),
+        )
+        .rate_limit_wait_ms(1234)
+        .rate_limit_waits(5)
+        .elapsed_ms(98765)
+    }
+
+    /// The summary line is the contract's: these exact bytes (keys, their
+    /// order, number formats) are pinned.
+    const FULL_SUMMARY_LINE: &str = r#"{"kind":"summary","complete":false,"finished_at":"2026-11-24T10:05:00.123Z","counts":{"resource":12,"entitlement":30,"grant":41},"requests":57,"retries":3,"rate_limited":2,"warnings":["team `t1`: members lost","notice: x"],"requests_by_endpoint":{"GET /api/v4/teams":17,"GET /api/v4/users":40},"rate_limit_wait_ms":1234,"rate_limit_waits":5,"elapsed_ms":98765}"#;
+
+    #[test]
+    fn summary_line_is_pinned() {
+        let line = serde_json::to_string(&Record::Summary(full_summary())).unwrap();
+        assert_eq!(line, FULL_SUMMARY_LINE);
+        let back: Record = serde_json::from_str(&line).unwrap();
+        assert_eq!(back, Record::Summary(full_summary()));
+        // Without endpoints the key is left out; the other counters stay.
+        let quiet = Summary::new(
+            true,
+            Timestamp::parse_rfc3339("2026-11-24T10:05:00Z").unwrap(),
+        );
+        assert_eq!(
+            serde_json::to_string(&Record::Summary(quiet.clone())).unwrap(),
+            r#"{"kind":"summary","complete":true,"finished_at":"2026-11-24T10:05:00Z","counts":{"resource":0,"entitlement":0,"grant":0},"requests":0,"retries":0,"rate_limited":0,"warnings":[],"rate_limit_wait_ms":0,"rate_limit_waits":0,"elapsed_ms":0}"#
+        );
+        // A summary read alone (not as a record) has no `kind`.
+        let alone = serde_json::to_string(&quiet).unwrap();
+        assert!(alone.starts_with(r#"{"complete":true,"#), "{alone}");
+        assert_eq!(serde_json::from_str::<Summary>(&alone).unwrap(), quiet);
+    }
+
+    #[test]
+    fn old_summaries_still_load() {
+        // The contract's keys only (no extensions), and unknown keys.
+        let old = r#"{"kind":"summary","complete":true,"finished_at":"2026-01-01T00:00:00Z","counts":{"resource":0,"entitlement":0,"grant":0},"requests":57,"retries":3,"rate_limited":1,"warnings":[],"future":{"x":1}}"#;
+        let Record::Summary(s) = serde_json::from_str(old).unwrap() else {
+            panic!("not a summary")
+        };
+        let want = Summary::new(
+            true,
+            Timestamp::parse_rfc3339("2026-01-01T00:00:00Z").unwrap(),
+        )
+        .requests(57)
+        .retries(3)
+        .rate_limited(1);
+        assert_eq!(s, want);
+        // The contract's counters stay required.
+        let missing = old.replace(r#""requests":57,"#, "");
+        let err = serde_json::from_str::<Record>(&missing).unwrap_err();
+        assert!(err.to_string().contains("requests"), "{err}");
+    }
+
     #[test]
     fn rejects_files_without_header() {
         let err = Snapshot::from_jsonl(r#"{"kind":"grant","entitlement":"team:t:member","principal":{"type":"user","id":"u"}}"#)
