@@ -89,9 +89,9 @@ async fn main() -> ExitCode {
         c.resource,
         c.entitlement,
         c.grant,
-        summary.requests,
-        summary.retries,
-        summary.rate_limited,
+        summary.stats.requests,
+        summary.stats.retries,
+        summary.stats.rate_limited,
         summary.elapsed_ms as f64 / 1000.0,
         if summary.warnings.is_empty() {
             String::new()

@@ -98,7 +98,7 @@ async fn run(label: &str, limited: bool, quota: Option<RateLimit>) -> bool {
     );
     let mut bound = Duration::ZERO;
     println!("requests per bucket:");
-    for (bucket, n) in &summary.requests_by_endpoint {
+    for (bucket, n) in &summary.stats.requests_by_endpoint {
         let b = if limited {
             fixed_window_lower_bound(*n, u64::from(CALLS), WINDOW)
         } else {
@@ -110,10 +110,10 @@ async fn run(label: &str, limited: bool, quota: Option<RateLimit>) -> bool {
     let rejected = sim.log().count_status(429);
     println!(
         "requests: {}, retries: {}, 429s: {rejected}, rate-limit waits: {} ({:.1} s total)",
-        summary.requests,
-        summary.retries,
-        summary.rate_limit_waits,
-        summary.rate_limit_wait_ms as f64 / 1000.0
+        summary.stats.requests,
+        summary.stats.retries,
+        summary.stats.rate_limit_waits,
+        summary.stats.rate_limit_wait_ms as f64 / 1000.0
     );
     let exact = summary.complete
         && snap.resources.len() == truth.resources.len()
@@ -123,7 +123,7 @@ async fn run(label: &str, limited: bool, quota: Option<RateLimit>) -> bool {
         println!("lower bound (busiest bucket): {bound:.3?}; wall / bound = {ratio:.3}");
         exact && rejected == 0
     } else {
-        exact && rejected == 0 && summary.rate_limit_waits == 0
+        exact && rejected == 0 && summary.stats.rate_limit_waits == 0
     };
     println!("target met: {}", if ok { "yes" } else { "NO" });
     ok

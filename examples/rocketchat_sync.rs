@@ -111,10 +111,10 @@ async fn main() -> ExitCode {
                 s.counts.resource,
                 s.counts.entitlement,
                 s.counts.grant,
-                s.requests,
-                s.retries,
-                s.rate_limited,
-                s.rate_limit_wait_ms as f64 / 1000.0,
+                s.stats.requests,
+                s.stats.retries,
+                s.stats.rate_limited,
+                s.stats.rate_limit_wait_ms as f64 / 1000.0,
                 s.elapsed_ms as f64 / 1000.0,
                 if s.warnings.is_empty() {
                     String::new()

@@ -288,11 +288,11 @@ async fn every_fault_ends_exact_or_honestly_incomplete() {
             "| {} | {} | {} | {} | {} | {} | {} |",
             case.name,
             mm.verdict,
-            mm.summary.requests,
-            mm.summary.retries,
+            mm.summary.stats.requests,
+            mm.summary.stats.retries,
             rc.verdict,
-            rc.summary.requests,
-            rc.summary.retries
+            rc.summary.stats.requests,
+            rc.summary.stats.retries
         ));
     }
     println!("{}", table.join("\n"));

@@ -241,7 +241,7 @@ async fn run_one(
         eprintln!(
             "{name}: synced in {} ({} requests)",
             human_duration(elapsed),
-            summary.requests
+            summary.stats.requests
         );
     }
     for w in &summary.warnings {
@@ -255,7 +255,7 @@ async fn run_one(
         &snap,
         &summary,
         elapsed,
-        summary.rate_limit_waits,
+        summary.stats.rate_limit_waits,
         jsonl,
         sqlite,
     ))
@@ -316,7 +316,7 @@ fn row(
             })
             .count() as u64,
         elapsed,
-        requests: summary.requests,
+        requests: summary.stats.requests,
         waits,
         complete: summary.complete,
         jsonl,

@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 
 use roster_core::{
     AccountType, Counts, Entitlement, EntitlementId, Grant, Header, Profile, Purpose, Record,
-    Resource, ResourceRef, ResourceType, Sink, Snapshot, Summary, Timestamp, UserStatus,
-    UserTraits,
+    RequestCounts, Resource, ResourceRef, ResourceType, Sink, Snapshot, Summary, Timestamp,
+    UserStatus, UserTraits,
 };
 use rusqlite::{Connection, OpenFlags, params};
 
@@ -75,6 +75,33 @@ fn sql_err(e: rusqlite::Error) -> io::Error {
 
 fn json_err(e: serde_json::Error) -> io::Error {
     io::Error::other(e)
+}
+
+/// The `meta` rows of the request counters: one per key of their JSON
+/// object, the value that key's JSON (a number's digits, an object's
+/// text). Nothing here names a counter, so a new one needs no SQLite code.
+fn counter_rows(stats: &RequestCounts) -> io::Result<Vec<(String, String)>> {
+    match serde_json::to_value(stats).map_err(json_err)? {
+        serde_json::Value::Object(object) => Ok(object
+            .into_iter()
+            .map(|(key, value)| (key, value.to_string()))
+            .collect()),
+        other => Err(io::Error::other(format!(
+            "request counters serialise as an object, not `{other}`"
+        ))),
+    }
+}
+
+/// The request counters read back from `meta`: every row whose value is
+/// JSON, deserialised as one object (rows that are not counters are
+/// ignored, as a missing optional counter is zero; a missing contract
+/// counter is an error).
+fn counters_from_rows(meta: &HashMap<String, String>) -> serde_json::Result<RequestCounts> {
+    let object: serde_json::Map<String, serde_json::Value> = meta
+        .iter()
+        .filter_map(|(key, value)| Some((key.clone(), serde_json::from_str(value).ok()?)))
+        .collect();
+    serde_json::from_value(serde_json::Value::Object(object))
 }
 
 /// Writes a snapshot into a SQLite database.
@@ -228,22 +255,14 @@ impl SqliteSink {
         self.meta("count_resource", &summary.counts.resource.to_string())?;
         self.meta("count_entitlement", &summary.counts.entitlement.to_string())?;
         self.meta("count_grant", &summary.counts.grant.to_string())?;
-        self.meta("requests", &summary.requests.to_string())?;
-        self.meta("retries", &summary.retries.to_string())?;
-        self.meta("rate_limited", &summary.rate_limited.to_string())?;
         self.meta(
             "warnings",
             &serde_json::to_string(&summary.warnings).map_err(json_err)?,
         )?;
-        self.meta(
-            "requests_by_endpoint",
-            &serde_json::to_string(&summary.requests_by_endpoint).map_err(json_err)?,
-        )?;
-        self.meta(
-            "rate_limit_wait_ms",
-            &summary.rate_limit_wait_ms.to_string(),
-        )?;
-        self.meta("rate_limit_waits", &summary.rate_limit_waits.to_string())?;
+        // Every request counter, generically: one row per serialised key.
+        for (key, value) in counter_rows(&summary.stats)? {
+            self.meta(&key, &value)?;
+        }
         self.meta("elapsed_ms", &summary.elapsed_ms.to_string())?;
         self.conn()?.execute_batch(INDEXES).map_err(sql_err)?;
         self.conn()?.execute_batch("COMMIT").map_err(sql_err)?;
@@ -679,17 +698,8 @@ fn read_conn(conn: &Connection, limits: ReadLimits) -> anyhow::Result<Snapshot> 
                     entitlement: num("count_entitlement")?,
                     grant: num("count_grant")?,
                 })
-                .requests(num("requests")?)
-                .retries(num("retries")?)
-                .rate_limited(num("rate_limited")?)
+                .stats(counters_from_rows(&meta).context("meta: request counters")?)
                 .warnings(serde_json::from_str(&get("warnings")?).context("meta `warnings`")?)
-                .requests_by_endpoint(
-                    meta.get("requests_by_endpoint")
-                        .and_then(|v| serde_json::from_str(v).ok())
-                        .unwrap_or_default(),
-                )
-                .rate_limit_wait_ms(opt_num("rate_limit_wait_ms"))
-                .rate_limit_waits(opt_num("rate_limit_waits"))
                 .elapsed_ms(opt_num("elapsed_ms")),
         );
     }
@@ -736,24 +746,101 @@ mod tests {
     }
 
     fn summary(complete: bool) -> Summary {
+        let mut stats = RequestCounts::default();
+        stats.requests = 7;
+        stats.retries = 1;
+        stats.requests_by_endpoint = [("GET /x".to_owned(), 7)].into();
+        stats.rate_limit_wait_ms = 12;
+        stats.rate_limit_waits = 3;
         Summary::new(complete, Timestamp::now())
             .counts(Counts {
                 resource: 2,
                 entitlement: 1,
                 grant: 1,
             })
-            .requests(7)
-            .retries(1)
-            .rate_limited(0)
+            .stats(stats)
             .warnings(if complete {
                 vec![]
             } else {
                 vec!["lost".into()]
             })
-            .requests_by_endpoint([("GET /x".to_owned(), 7)].into_iter().collect())
-            .rate_limit_wait_ms(12)
-            .rate_limit_waits(3)
             .elapsed_ms(34)
+    }
+
+    /// The names of `T`'s fields, as serde sees them.
+    fn field_names<'de, T: serde::Deserialize<'de>>() -> &'static [&'static str] {
+        use serde::de::{self, Error as _, Visitor};
+        struct Names<'a>(&'a mut &'static [&'static str]);
+        impl<'de> de::Deserializer<'de> for Names<'_> {
+            type Error = de::value::Error;
+            fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+                Err(Self::Error::custom("not a struct"))
+            }
+            fn deserialize_struct<V: Visitor<'de>>(
+                self,
+                _: &'static str,
+                fields: &'static [&'static str],
+                _: V,
+            ) -> Result<V::Value, Self::Error> {
+                *self.0 = fields;
+                Err(Self::Error::custom("names read"))
+            }
+            serde::forward_to_deserialize_any! {
+                bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+                bytes byte_buf option unit unit_struct newtype_struct seq tuple
+                tuple_struct map enum identifier ignored_any
+            }
+        }
+        let mut names: &'static [&'static str] = &[];
+        let _ = T::deserialize(Names(&mut names));
+        names
+    }
+
+    /// Every request counter survives SQLite: a summary whose counters are
+    /// all non-zero reads back equal. A new counter must be set here (the
+    /// test says which), nothing else in this file changes for it.
+    #[tokio::test]
+    async fn every_counter_round_trips_through_sqlite() {
+        let mut stats = RequestCounts::default();
+        stats.requests = 57;
+        stats.retries = 3;
+        stats.rate_limited = 2;
+        stats.requests_by_endpoint = [("GET /a".to_owned(), 40), ("GET /b".to_owned(), 17)].into();
+        stats.rate_limit_wait_ms = 1234;
+        stats.rate_limit_waits = 5;
+        let serialised = serde_json::to_value(&stats).unwrap();
+        let fields = field_names::<RequestCounts>();
+        assert!(fields.contains(&"rate_limited"), "{fields:?}");
+        for field in fields {
+            let value = &serialised[*field];
+            let zero = match value {
+                serde_json::Value::Number(n) => n.as_f64() == Some(0.0),
+                serde_json::Value::Object(o) => o.is_empty(),
+                serde_json::Value::Array(a) => a.is_empty(),
+                _ => value.is_null(),
+            };
+            assert!(!zero, "set the counter `{field}` non-zero in this test");
+        }
+        let s = summary(false).stats(stats);
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("snap.sqlite");
+        let mut sink = SqliteSink::create(&path).unwrap();
+        sink.begin(&Header::new("mattermost", "https://x"))
+            .await
+            .unwrap();
+        for r in sample() {
+            sink.write(&r).await.unwrap();
+        }
+        sink.finish(&s).await.unwrap();
+        drop(sink);
+        assert_eq!(read(&path).unwrap().summary, Some(s.clone()));
+        // And the JSON Lines summary reads back equal too.
+        let line = serde_json::to_string(&Record::Summary(s.clone())).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Record>(&line).unwrap(),
+            Record::Summary(s)
+        );
     }
 
     #[tokio::test]
@@ -866,8 +953,12 @@ mod tests {
                 entitlement: 1,
                 grant: 1,
             })
-            .requests(7)
-            .retries(1);
+            .stats({
+                let mut stats = RequestCounts::default();
+                stats.requests = 7;
+                stats.retries = 1;
+                stats
+            });
         assert_eq!(got, want);
         let conn = Connection::open(&path).unwrap();
         conn.execute_batch("DELETE FROM meta WHERE key = 'requests_by_endpoint'")

@@ -494,8 +494,8 @@ fn finish_report(
     eprintln!(
         "roster: {slug} snapshot written to {dest}: {}; {} requests, {} rate-limit waits, {}",
         what.join(", "),
-        thousands(summary.requests),
-        thousands(summary.rate_limit_waits),
+        thousands(summary.stats.requests),
+        thousands(summary.stats.rate_limit_waits),
         human_duration(std::time::Duration::from_millis(summary.elapsed_ms)),
     );
     if summary.complete {

@@ -387,13 +387,8 @@ impl SyncEngine {
             complete,
             finished_at: crate::Timestamp::now(),
             counts,
-            requests: stats.requests,
-            retries: stats.retries,
-            rate_limited: stats.rate_limited,
+            stats,
             warnings,
-            requests_by_endpoint: stats.requests_by_endpoint,
-            rate_limit_wait_ms: millis(stats.rate_limit_wait),
-            rate_limit_waits: stats.rate_limit_waits,
             elapsed_ms: millis(started.elapsed()),
         };
         sink.finish(&summary).await.map_err(Error::sink)?;

@@ -272,7 +272,7 @@ impl LatencyProbe {
         Self {
             started: Instant::now(),
             requests: stats.requests,
-            waited: stats.rate_limit_wait,
+            waited: stats.rate_limit_wait(),
         }
     }
 
@@ -280,7 +280,7 @@ impl LatencyProbe {
     pub fn mean(&self, client: &HttpClient) -> Duration {
         let stats = client.stats();
         let requests = stats.requests.saturating_sub(self.requests).max(1);
-        let waited = stats.rate_limit_wait.saturating_sub(self.waited);
+        let waited = stats.rate_limit_wait().saturating_sub(self.waited);
         self.started.elapsed().saturating_sub(waited) / u32::try_from(requests).unwrap_or(u32::MAX)
     }
 }

@@ -596,7 +596,6 @@ impl Sink for MemorySink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot::Counts;
 
     #[test]
     fn staging_is_where_a_resume_finds_the_unfinished_output() {
@@ -609,19 +608,7 @@ mod tests {
     }
 
     fn summary() -> Summary {
-        Summary {
-            complete: true,
-            finished_at: crate::Timestamp::now(),
-            counts: Counts::default(),
-            requests: 0,
-            retries: 0,
-            rate_limited: 0,
-            warnings: vec![],
-            requests_by_endpoint: Default::default(),
-            rate_limit_wait_ms: 0,
-            rate_limit_waits: 0,
-            elapsed_ms: 0,
-        }
+        Summary::new(true, crate::Timestamp::now())
     }
 
     #[tokio::test]

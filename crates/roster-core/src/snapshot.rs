@@ -1,10 +1,10 @@
 //! The lines of a `roster-snapshot/1` file and how to read them back.
 
-use std::collections::BTreeMap;
-
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeMap as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::model::{Entitlement, Grant, Resource, Timestamp};
+use crate::stats::RequestCounts;
 
 /// The format tag written in every header.
 pub const FORMAT: &str = "roster-snapshot/1";
@@ -99,7 +99,13 @@ pub struct Counts {
 }
 
 /// The last line of a snapshot.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Its request counters are one [`RequestCounts`], written between the
+/// other keys as the contract orders them: `kind, complete, finished_at,
+/// counts, requests, retries, rate_limited, warnings`, then roster's
+/// extensions (`requests_by_endpoint`, `rate_limit_wait_ms`,
+/// `rate_limit_waits`, any newer counter) and `elapsed_ms`.
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Summary {
     /// `false` when anything was skipped or failed.
@@ -108,27 +114,63 @@ pub struct Summary {
     pub finished_at: Timestamp,
     /// Lines written per kind.
     pub counts: Counts,
-    /// HTTP requests sent.
-    pub requests: u64,
-    /// Requests that repeated an earlier one.
-    pub retries: u64,
-    /// 429 responses received.
-    pub rate_limited: u64,
+    /// The sync's request counters (written flat: `requests`, `retries`,
+    /// `rate_limited` and the extension counters are keys of the summary
+    /// line itself).
+    pub stats: RequestCounts,
     /// What was skipped or failed; non-empty when `complete` is false.
     pub warnings: Vec<String>,
-    /// Requests per endpoint bucket (extension of the contract; optional).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub requests_by_endpoint: BTreeMap<String, u64>,
-    /// Total time spent waiting for rate limits, in milliseconds, summed
-    /// over calls waiting at the same time (extension).
-    #[serde(default)]
-    pub rate_limit_wait_ms: u64,
-    /// Calls that waited for a rate limit (extension).
-    #[serde(default)]
-    pub rate_limit_waits: u64,
     /// Wall time of the sync in milliseconds (extension).
-    #[serde(default)]
     pub elapsed_ms: u64,
+}
+
+impl Serialize for Summary {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let contract = |k: &str| RequestCounts::CONTRACT_KEYS.contains(&k);
+        let mut line = s.serialize_map(None)?;
+        line.serialize_entry("complete", &self.complete)?;
+        line.serialize_entry("finished_at", &self.finished_at)?;
+        line.serialize_entry("counts", &self.counts)?;
+        crate::inline::serialize_fields(&self.stats, &mut line, &contract)?;
+        line.serialize_entry("warnings", &self.warnings)?;
+        crate::inline::serialize_fields(&self.stats, &mut line, &|k| !contract(k))?;
+        line.serialize_entry("elapsed_ms", &self.elapsed_ms)?;
+        line.end()
+    }
+}
+
+/// The summary line as read: the counters are keys of the line itself.
+#[derive(Deserialize)]
+struct SummaryLine {
+    complete: bool,
+    finished_at: Timestamp,
+    counts: Counts,
+    warnings: Vec<String>,
+    #[serde(default)]
+    elapsed_ms: u64,
+    #[serde(flatten)]
+    stats: RequestCounts,
+}
+
+impl<'de> Deserialize<'de> for Summary {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let SummaryLine {
+            complete,
+            finished_at,
+            counts,
+            warnings,
+            elapsed_ms,
+            stats,
+        } = SummaryLine::deserialize(d)?;
+        Ok(Self {
+            complete,
+            finished_at,
+            counts,
+            stats,
+            warnings,
+            elapsed_ms,
+        })
+    }
 }
 
 /// A summary built outside a sync (e.g. read back from another store):
@@ -140,13 +182,8 @@ impl Summary {
             complete,
             finished_at,
             counts: Counts::default(),
-            requests: 0,
-            retries: 0,
-            rate_limited: 0,
+            stats: RequestCounts::default(),
             warnings: Vec::new(),
-            requests_by_endpoint: Default::default(),
-            rate_limit_wait_ms: 0,
-            rate_limit_waits: 0,
             elapsed_ms: 0,
         }
     }
@@ -172,24 +209,10 @@ impl Summary {
         self
     }
 
-    /// Sets the `requests` field.
+    /// Sets the `stats` field (every request counter).
     #[must_use]
-    pub fn requests(mut self, requests: u64) -> Self {
-        self.requests = requests;
-        self
-    }
-
-    /// Sets the `retries` field.
-    #[must_use]
-    pub fn retries(mut self, retries: u64) -> Self {
-        self.retries = retries;
-        self
-    }
-
-    /// Sets the `rate_limited` field.
-    #[must_use]
-    pub fn rate_limited(mut self, rate_limited: u64) -> Self {
-        self.rate_limited = rate_limited;
+    pub fn stats(mut self, stats: RequestCounts) -> Self {
+        self.stats = stats;
         self
     }
 
@@ -197,27 +220,6 @@ impl Summary {
     #[must_use]
     pub fn warnings(mut self, warnings: Vec<String>) -> Self {
         self.warnings = warnings;
-        self
-    }
-
-    /// Sets the `requests_by_endpoint` field.
-    #[must_use]
-    pub fn requests_by_endpoint(mut self, requests_by_endpoint: BTreeMap<String, u64>) -> Self {
-        self.requests_by_endpoint = requests_by_endpoint;
-        self
-    }
-
-    /// Sets the `rate_limit_wait_ms` field.
-    #[must_use]
-    pub fn rate_limit_wait_ms(mut self, rate_limit_wait_ms: u64) -> Self {
-        self.rate_limit_wait_ms = rate_limit_wait_ms;
-        self
-    }
-
-    /// Sets the `rate_limit_waits` field.
-    #[must_use]
-    pub fn rate_limit_waits(mut self, rate_limit_waits: u64) -> Self {
-        self.rate_limit_waits = rate_limit_waits;
         self
     }
 
@@ -576,20 +578,19 @@ mod tests {
             entitlement: 30,
             grant: 41,
         })
-        .requests(57)
-        .retries(3)
-        .rate_limited(2)
-        .warnings(vec!["team `t1`: members lost".into(), "notice: x".into()])
-        .requests_by_endpoint(
-            [
+        .stats(RequestCounts {
+            requests: 57,
+            retries: 3,
+            rate_limited: 2,
+            requests_by_endpoint: [
                 ("GET /api/v4/users".to_owned(), 40),
                 ("GET /api/v4/teams".to_owned(), 17),
             ]
-            .into_iter()
-            .collect(),
-        )
-        .rate_limit_wait_ms(1234)
-        .rate_limit_waits(5)
+            .into(),
+            rate_limit_wait_ms: 1234,
+            rate_limit_waits: 5,
+        })
+        .warnings(vec!["team `t1`: members lost".into(), "notice: x".into()])
         .elapsed_ms(98765)
     }
 
@@ -629,9 +630,12 @@ mod tests {
             true,
             Timestamp::parse_rfc3339("2026-01-01T00:00:00Z").unwrap(),
         )
-        .requests(57)
-        .retries(3)
-        .rate_limited(1);
+        .stats(RequestCounts {
+            requests: 57,
+            retries: 3,
+            rate_limited: 1,
+            ..RequestCounts::default()
+        });
         assert_eq!(s, want);
         // The contract's counters stay required.
         let missing = old.replace(r#""requests":57,"#, "");

@@ -299,7 +299,7 @@ async fn a_complete_sync_streams_every_record_once() {
     assert!(matches!(sink.records.first(), Some(Record::Header(_))));
     assert!(matches!(sink.records.last(), Some(Record::Summary(_))));
     assert_eq!(
-        summary.requests,
+        summary.stats.requests,
         server.received_requests().await.unwrap().len() as u64
     );
 }
@@ -319,7 +319,7 @@ async fn a_lost_team_makes_the_snapshot_incomplete_and_says_which() {
         "{:?}",
         summary.warnings
     );
-    assert_eq!(summary.retries, 2);
+    assert_eq!(summary.stats.retries, 2);
     assert_eq!(summary.counts.grant, 3);
 }
 

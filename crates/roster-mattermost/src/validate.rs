@@ -375,10 +375,14 @@ mod tests {
             .unwrap();
         assert!(summary.complete, "{:?}", summary.warnings);
         assert_eq!(
-            summary.requests_by_endpoint.get(&members.bucket).copied(),
+            summary
+                .stats
+                .requests_by_endpoint
+                .get(&members.bucket)
+                .copied(),
             Some(members.requests),
             "{:?}",
-            summary.requests_by_endpoint
+            summary.stats.requests_by_endpoint
         );
     }
 }

@@ -58,7 +58,7 @@ async fn small_org_sync_equals_ground_truth() {
     assert_eq!(header.source, server.base_url());
     assert_eq!(summary.counts.resource as usize, snap.resources.len());
     assert_eq!(summary.counts.grant as usize, snap.grants.len());
-    assert_eq!(summary.retries, 0);
+    assert_eq!(summary.stats.retries, 0);
     // Enrichment really happened (the simulator has logins and activity).
     let users = snap.resources.iter().filter_map(|r| r.user.as_ref());
     assert!(users.clone().any(|u| u.last_login_at.is_some()));
@@ -230,10 +230,13 @@ async fn a_validated_admin_is_not_asked_again() {
     let (summary, snap) = sync(&conn).await;
     assert_conforms(&snap, &exact(&sim));
     assert_eq!(
-        summary.requests_by_endpoint.get("GET /api/v4/users/me"),
+        summary
+            .stats
+            .requests_by_endpoint
+            .get("GET /api/v4/users/me"),
         None,
         "validation already knew: {:?}",
-        summary.requests_by_endpoint
+        summary.stats.requests_by_endpoint
     );
 }
 
@@ -314,7 +317,11 @@ async fn admin_validation_passes_with_a_plan() {
     let (summary, _) = sync_with(&conn, no_validation()).await;
     let summary = summary.unwrap();
     assert_eq!(
-        summary.requests_by_endpoint.get(&members.bucket).copied(),
+        summary
+            .stats
+            .requests_by_endpoint
+            .get(&members.bucket)
+            .copied(),
         Some(members.requests)
     );
 }
@@ -386,9 +393,9 @@ async fn mattermost_default_limits_drain_the_burst_without_429s() {
     let elapsed = started.elapsed();
     assert_conforms(&snap, &exact(&sim));
     assert!(
-        summary.requests > 250,
+        summary.stats.requests > 250,
         "the burst was drained: {}",
-        summary.requests
+        summary.stats.requests
     );
     assert_eq!(sim.log().count_status(429), 0, "paced, never rejected");
     // Gentle but not slow: within 1% of the token bucket's bound. The
@@ -417,7 +424,11 @@ async fn server_error_bursts_are_retried_to_an_exact_snapshot() {
         .add(FaultRule::new("/api/v4/teams", Fault::ServerError(502), 2).after(10));
     let conn = connector(config(&server, MattermostSim::ADMIN_TOKEN));
     let (summary, snap) = sync(&conn).await;
-    assert!(summary.retries >= 4, "retries: {}", summary.retries);
+    assert!(
+        summary.stats.retries >= 4,
+        "retries: {}",
+        summary.stats.retries
+    );
     assert_conforms(&snap, &exact(&sim));
 }
 
@@ -430,8 +441,8 @@ async fn rate_limited_answers_are_waited_out_and_counted() {
     let conn =
         connector(config(&server, MattermostSim::ADMIN_TOKEN).timeout(Duration::from_secs(3600)));
     let (summary, snap) = sync(&conn).await;
-    assert_eq!(summary.rate_limited, 2);
-    assert!(summary.retries >= 2);
+    assert_eq!(summary.stats.rate_limited, 2);
+    assert!(summary.stats.retries >= 2);
     assert_conforms(&snap, &exact(&sim));
 }
 
@@ -449,7 +460,11 @@ async fn connection_resets_and_truncated_json_are_retried() {
     let (summary, snap) = sync_with(&conn, no_validation()).await;
     let summary = summary.unwrap();
     let snap = snap.snapshot();
-    assert!(summary.retries >= 5, "retries: {}", summary.retries);
+    assert!(
+        summary.stats.retries >= 5,
+        "retries: {}",
+        summary.stats.retries
+    );
     assert_conforms(&snap, &exact(&sim));
 }
 
@@ -508,7 +523,7 @@ async fn exhausted_retries_on_one_team_give_complete_false_with_a_warning() {
         .expected()
         .retain_grants(|g| g.entitlement.resource.id.as_str() != team);
     assert_conforms(&snap, &expected.incomplete(&team).incomplete("503"));
-    assert!(summary.retries >= fast_retry().max_retries as u64);
+    assert!(summary.stats.retries >= fast_retry().max_retries as u64);
 }
 
 #[tokio::test]
@@ -732,11 +747,12 @@ async fn last_logins_are_read_as_parallel_segments_covering_every_user_once() {
     assert_conforms(&sink.snapshot(), &exact(&sim));
     assert_eq!(
         summary
+            .stats
             .requests_by_endpoint
             .get("GET /api/v4/reports/users"),
         Some(&10),
         "{:?}",
-        summary.requests_by_endpoint
+        summary.stats.requests_by_endpoint
     );
 }
 
@@ -779,12 +795,15 @@ async fn plan_estimate_is_within_ten_percent_of_a_rate_limited_sync() {
     let measured = summary.elapsed_ms as f64;
     let estimated = plan.estimated_ms as f64;
     assert!(measured >= 5_000.0, "the server's limit paced the sync");
-    assert_eq!(summary.rate_limited, 0, "paced by headers, never rejected");
+    assert_eq!(
+        summary.stats.rate_limited, 0,
+        "paced by headers, never rejected"
+    );
     assert!(
         (estimated - measured).abs() <= measured * 0.10,
         "estimated {estimated} ms vs measured {measured} ms; plan {} requests, sync made {}",
         plan.requests(),
-        summary.requests
+        summary.stats.requests
     );
     // The unlimited server's plan for the same org is far shorter.
     let free = MattermostSim::new(spec);

@@ -100,7 +100,7 @@ async fn users_are_paged_until_a_short_page_under_a_subpath() {
     assert_eq!(snap.resources[449].display_name, "user0449");
     // Three users pages (200 + 200 + 50), the System Admin check and one
     // teams page.
-    assert_eq!(summary.requests, 5);
+    assert_eq!(summary.stats.requests, 5);
 }
 
 async fn validate_with_me(answer: ResponseTemplate) -> ValidationReport {

@@ -64,7 +64,7 @@
 //! let summary = SyncEngine::new(SyncOptions::default())
 //!     .run(&connector, &mut sink)
 //!     .await?;
-//! eprintln!("complete: {}, requests: {}", summary.complete, summary.requests);
+//! eprintln!("complete: {}, requests: {}", summary.complete, summary.stats.requests);
 //! # Ok(()) }
 //! ```
 #![deny(missing_docs)]

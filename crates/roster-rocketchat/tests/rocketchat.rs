@@ -184,7 +184,7 @@ async fn limited_admin_gets_exact_ground_truth_with_zero_429s() {
     let (summary, snap) = sync(&c).await;
     assert_conforms(&snap, &sim.ground_truth().expected());
     assert_eq!(sim.log().count_status(429), 0);
-    assert_eq!(summary.rate_limited, 0);
+    assert_eq!(summary.stats.rate_limited, 0);
     assert_fixed_window_pacing(&sim, anchor, MINUTE, 10);
 }
 
@@ -204,7 +204,7 @@ async fn default_quota_never_overfills_a_server_window_at_any_phase() {
         assert_fixed_window_pacing(&sim, anchor, MINUTE, 10);
         // 34 teams' members + validation's calls, spread over windows.
         assert_eq!(
-            summary.requests_by_endpoint["GET /api/v1/teams.members"],
+            summary.stats.requests_by_endpoint["GET /api/v1/teams.members"],
             34
         );
     }
@@ -219,10 +219,13 @@ async fn quota_above_the_server_limit_still_completes() {
     );
     let (summary, snap) = sync(&c).await;
     assert_conforms(&snap, &sim.ground_truth().expected());
-    assert_eq!(summary.rate_limited as usize, sim.log().count_status(429));
+    assert_eq!(
+        summary.stats.rate_limited as usize,
+        sim.log().count_status(429)
+    );
     eprintln!(
         "quota 100/60s vs server 10/60s: {} requests, {} rejected, {} ms",
-        summary.requests, summary.rate_limited, summary.elapsed_ms
+        summary.stats.requests, summary.stats.rate_limited, summary.elapsed_ms
     );
     // The header gate paces by what the server says, so even a wrong quota
     // costs no more than the probe's rejections.
@@ -271,8 +274,8 @@ async fn rejected_calls_wait_for_the_reset_and_complete() {
     let c = connector(config(&server, &sim.admin()));
     let (summary, snap) = sync(&c).await;
     assert_conforms(&snap, &sim.ground_truth().expected());
-    assert_eq!(summary.rate_limited, 3);
-    assert!(summary.retries >= 3);
+    assert_eq!(summary.stats.rate_limited, 3);
+    assert!(summary.stats.retries >= 3);
     // After a 429 nothing more is sent to that endpoint before the window's
     // reset (calls already in flight land at the same instant).
     let entries = sim.log().entries();
@@ -564,14 +567,17 @@ async fn infinite_count_uses_fewer_requests() {
     );
     let (sb, snap_b) = sync(&infinite).await;
     assert_conforms(&snap_b, &sim_b.ground_truth().expected());
-    assert_eq!(sb.requests_by_endpoint["GET /api/v1/users.list"], 1);
-    assert_eq!(sb.requests_by_endpoint["GET /api/v1/teams.listAll"], 1);
-    assert_eq!(sa.requests_by_endpoint["GET /api/v1/users.list"], 5);
+    assert_eq!(sb.stats.requests_by_endpoint["GET /api/v1/users.list"], 1);
+    assert_eq!(
+        sb.stats.requests_by_endpoint["GET /api/v1/teams.listAll"],
+        1
+    );
+    assert_eq!(sa.stats.requests_by_endpoint["GET /api/v1/users.list"], 5);
     assert!(
-        sb.requests < sa.requests,
+        sb.stats.requests < sa.stats.requests,
         "{} vs {}",
-        sb.requests,
-        sa.requests
+        sb.stats.requests,
+        sa.stats.requests
     );
     assert!(
         sim_b
@@ -601,7 +607,10 @@ async fn infinite_count_refused_by_the_server_still_pages_to_the_end() {
     );
     let (summary, snap) = sync(&c).await;
     assert_conforms(&snap, &sim.ground_truth().expected());
-    assert_eq!(summary.requests_by_endpoint["GET /api/v1/users.list"], 4);
+    assert_eq!(
+        summary.stats.requests_by_endpoint["GET /api/v1/users.list"],
+        4
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -627,7 +636,7 @@ async fn independent_buckets_run_in_parallel() {
     let took = start.elapsed();
     eprintln!(
         "parallel buckets took {took:?}: {:?}",
-        summary.requests_by_endpoint
+        summary.stats.requests_by_endpoint
     );
     assert_conforms(&sink.snapshot(), &sim.ground_truth().expected());
     assert_eq!(sim.log().count_status(429), 0);
@@ -635,7 +644,7 @@ async fn independent_buckets_run_in_parallel() {
     // The busiest bucket governs: teams.members needs 2 waits (120 s), the
     // deactivated users' users.listTeams lookups ceil(n / 10) − 1; run one
     // after the other, users.list would add another window on top.
-    let deactivated = summary.requests_by_endpoint["GET /api/v1/users.listTeams"] as u32;
+    let deactivated = summary.stats.requests_by_endpoint["GET /api/v1/users.listTeams"] as u32;
     let waits = 2.max(deactivated.div_ceil(10) - 1);
     assert!(took >= waits * MINUTE, "{took:?}");
     assert!(
@@ -692,9 +701,10 @@ async fn limited_token_runs_at_the_busiest_buckets_pace(explicit_quota: bool) {
     let took = start.elapsed();
     assert_conforms(&sink.snapshot(), &sim.ground_truth().expected());
     assert_eq!(sim.log().count_status(429), 0);
-    let lookups = summary.requests_by_endpoint["GET /api/v1/users.listTeams"];
+    let lookups = summary.stats.requests_by_endpoint["GET /api/v1/users.listTeams"];
     assert!(lookups > 20, "deactivated users are looked up: {lookups}");
     let bound = summary
+        .stats
         .requests_by_endpoint
         .values()
         .map(|&n| roster_core::plan::fixed_window_lower_bound(n, 10, window))
@@ -740,8 +750,8 @@ async fn transient_faults_are_retried_to_an_exact_snapshot() {
     ])
     .await;
     assert_conforms(&snap, &sim.ground_truth().expected());
-    assert!(summary.retries >= 7, "{}", summary.retries);
-    assert_eq!(summary.rate_limited, 1);
+    assert!(summary.stats.retries >= 7, "{}", summary.stats.retries);
+    assert_eq!(summary.stats.rate_limited, 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -946,8 +956,8 @@ async fn bypassing_admin_with_default_flags_makes_no_rate_limit_waits() {
     let start = Instant::now();
     let (summary, snap) = sync(&c).await;
     assert_conforms(&snap, &sim.ground_truth().expected());
-    assert_eq!(summary.rate_limit_waits, 0, "{summary:?}");
-    assert_eq!(summary.rate_limit_wait_ms, 0);
+    assert_eq!(summary.stats.rate_limit_waits, 0, "{summary:?}");
+    assert_eq!(summary.stats.rate_limit_wait_ms, 0);
     assert!(
         start.elapsed() < Duration::from_secs(1),
         "{:?}",
@@ -1005,8 +1015,8 @@ async fn unknown_server_falls_back_to_ten_per_minute() {
     let (summary, snap) = sync(&c).await;
     assert_conforms(&snap, &sim.ground_truth().expected());
     // 34 teams.members calls: a burst of 10, then one every 6 s.
-    assert!(summary.rate_limit_waits > 0);
-    let members = summary.requests_by_endpoint["GET /api/v1/teams.members"];
+    assert!(summary.stats.rate_limit_waits > 0);
+    let members = summary.stats.requests_by_endpoint["GET /api/v1/teams.members"];
     assert_eq!(members, 34);
     assert!(
         Duration::from_millis(summary.elapsed_ms) >= Duration::from_secs(6 * (members - 10)),
@@ -1052,7 +1062,7 @@ async fn bypass_revoked_mid_sync_switches_to_the_servers_pace_without_a_429_stor
     let (switched_at, switched_ms) = watcher.await.unwrap();
     eprintln!(
         "switched after {switched_at} members reads: {:?}, {} rejected",
-        summary.requests_by_endpoint,
+        summary.stats.requests_by_endpoint,
         sim.log().count_status(429)
     );
     assert_conforms(&sink.snapshot(), &sim.ground_truth().expected());
@@ -1060,7 +1070,7 @@ async fn bypass_revoked_mid_sync_switches_to_the_servers_pace_without_a_429_stor
     // server's headers pace.
     let rejected = sim.log().count_status(429);
     assert!(rejected <= 8, "{rejected} rejections");
-    assert!(summary.rate_limit_waits > 0);
+    assert!(summary.stats.rate_limit_waits > 0);
     // Windows after the switch are never overfilled.
     assert_limited_calls_pacing(&sim, anchor, switched_ms + 1, MINUTE, 10);
 }

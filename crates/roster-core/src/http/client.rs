@@ -16,7 +16,7 @@ use crate::ratelimit::{
     GovernorLimiter, HeaderGate, Limiter, Pacer, RateLimitDialect, ServerLimit, SharedLimiter,
     Unlimited,
 };
-use crate::stats::{Stats, StatsSnapshot};
+use crate::stats::{RequestCounts, Stats};
 
 pub(super) struct Inner {
     pub(super) http: reqwest::Client,
@@ -123,8 +123,9 @@ impl HttpClient {
         &self.inner.config
     }
 
-    /// The counters.
-    pub fn stats(&self) -> StatsSnapshot {
+    /// The request counters so far (every request this client sent;
+    /// [`RequestCounts::since`] for part of them).
+    pub fn stats(&self) -> RequestCounts {
         self.inner.stats.snapshot()
     }
 
