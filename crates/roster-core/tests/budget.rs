@@ -182,7 +182,12 @@ async fn waiting_for_the_clients_own_quota_does_not_count_against_the_budget() {
     let router = Router::new().route(
         "/x",
         get(|| async {
-            let reset = roster_core::clock::unix_millis() + 70_000;
+            // Epoch ms on the system clock, as Rocket.Chat stamps it.
+            let at = std::time::SystemTime::now() + Duration::from_secs(70);
+            let reset = at
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis() as u64;
             let mut h = HeaderMap::new();
             h.insert("x-ratelimit-limit", HeaderValue::from_static("10"));
             h.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));

@@ -12,9 +12,20 @@ use axum::routing::get;
 use futures::future::join_all;
 use roster_core::ratelimit::RateLimit;
 use roster_core::{
-    Auth, ClientOptions, Endpoint, HttpClient, HttpConfig, RateLimitDialect, RetryPolicy, clock,
+    Auth, ClientOptions, Endpoint, HttpClient, HttpConfig, RateLimitDialect, RetryPolicy,
 };
 use tokio::time::Instant;
+
+/// Epoch milliseconds the system clock will read `after` from now, cut
+/// off: how a server stamps an absolute `X-RateLimit-Reset` (Rocket.Chat:
+/// its `Date.now()` plus the time left in the window). The windows stay on
+/// tokio's clock; only the header crosses to the system clock.
+fn system_millis_in(after: Duration) -> u64 {
+    let at = std::time::SystemTime::now() + after;
+    at.duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
 
 async fn serve(router: Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -77,7 +88,7 @@ async fn retry_after_seconds_is_honoured() {
 #[tokio::test(start_paused = true)]
 async fn retry_after_http_date_is_honoured() {
     let (router, times) = reject_once(|| {
-        let at = std::time::UNIX_EPOCH + clock::unix_now() + Duration::from_secs(31);
+        let at = std::time::SystemTime::now() + Duration::from_secs(31);
         vec![("retry-after", httpdate::fmt_http_date(at))]
     });
     let base = serve(router).await;
@@ -99,7 +110,7 @@ async fn rocketchat_429_waits_for_the_epoch_ms_reset() {
             ("x-ratelimit-remaining", "0".into()),
             (
                 "x-ratelimit-reset",
-                (clock::unix_millis() + 20_000).to_string(),
+                system_millis_in(Duration::from_secs(20)).to_string(),
             ),
         ]
     });
@@ -112,6 +123,36 @@ async fn rocketchat_429_waits_for_the_epoch_ms_reset() {
         "never retry at once: {:?}",
         t[1] - t[0]
     );
+}
+
+/// Regression: after an hour of tokio time (here paused and advanced; in a
+/// service, weeks of drift from NTP steps or suspend) a reset announced
+/// 42 s ahead on the system clock still means a wait of 42 s. The old
+/// reading, on a clock anchored at process start plus tokio's elapsed
+/// time, saw it an hour in the past and retried at once.
+#[tokio::test(start_paused = true)]
+async fn an_epoch_reset_is_read_on_the_system_clock_after_an_hour_of_tokio_time() {
+    tokio::time::advance(Duration::from_secs(3600)).await;
+    let (router, times) = reject_once(|| {
+        vec![
+            ("x-ratelimit-limit", "10".into()),
+            ("x-ratelimit-remaining", "0".into()),
+            (
+                "x-ratelimit-reset",
+                system_millis_in(Duration::from_secs(42)).to_string(),
+            ),
+        ]
+    });
+    let base = serve(router).await;
+    let c = client(&base, RateLimitDialect::ROCKETCHAT, None);
+    c.send(&X.call()).await.unwrap();
+    let t = times.lock().unwrap().clone();
+    let gap = t[1] - t[0];
+    assert!(
+        gap >= Duration::from_secs(42) && gap <= Duration::from_secs(43),
+        "{gap:?}"
+    );
+    assert_eq!(c.stats().rate_limited, 1);
 }
 
 /// When each call arrived and what it was answered.
@@ -132,7 +173,7 @@ fn fixed_window(limit: u64, window: Duration, phase: Duration) -> (Router, CallL
                 let now = Instant::now();
                 let idx = ((now - start).as_nanos() / window.as_nanos()) as u64;
                 let reset_at = start + window * (idx as u32 + 1);
-                let reset_ms = clock::unix_millis() + (reset_at - now).as_millis() as u64;
+                let reset_ms = system_millis_in(reset_at - now);
                 let mut s = state.lock().unwrap();
                 if s.0 != idx {
                     *s = (idx, 0);

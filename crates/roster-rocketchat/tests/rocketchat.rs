@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use roster_core::clock::unix_millis;
 use roster_core::plan::{Advice, RateLimitChoice};
 use roster_core::testkit::assert_conforms;
 use roster_core::{CheckStatus, RateLimit, RetryPolicy};
@@ -19,8 +18,9 @@ use tokio::time::Instant;
 const MINUTE: Duration = Duration::from_secs(60);
 
 /// A simulator with Rocket.Chat's default limit (10 per 60 s), the admin
-/// limited unless `admin_bypass`, and its windows' anchor (epoch ms).
-fn new_sim(spec: OrgSpec, admin_bypass: bool, phase: Duration) -> (RocketChatSim, u64) {
+/// limited unless `admin_bypass`, and its windows' anchor (on tokio's
+/// clock, which the simulator's windows keep).
+fn new_sim(spec: OrgSpec, admin_bypass: bool, phase: Duration) -> (RocketChatSim, Instant) {
     let mut o = SimOptions::default();
     o.rate_limit = Some(FixedWindow {
         calls: 10,
@@ -28,7 +28,7 @@ fn new_sim(spec: OrgSpec, admin_bypass: bool, phase: Duration) -> (RocketChatSim
     });
     o.admin_bypasses_rate_limit = admin_bypass;
     o.window_phase = phase;
-    let anchor = unix_millis() - phase.as_millis() as u64;
+    let anchor = Instant::now() - phase;
     (RocketChatSim::with_options(spec, o), anchor)
 }
 
@@ -72,38 +72,43 @@ fn assert_no_cli_words(report: &roster_core::ValidationReport) {
     assert!(!text.contains("--"), "{text}");
 }
 
-fn assert_fixed_window_pacing(sim: &RocketChatSim, anchor: u64, window: Duration, limit: usize) {
-    assert_limited_calls_pacing(sim, anchor, 0, window, limit);
-}
-
-/// [`assert_fixed_window_pacing`] for the calls made from `since_ms` on
-/// (the earlier ones bypassed the limit and did not count).
-fn assert_limited_calls_pacing(
+fn assert_fixed_window_pacing(
     sim: &RocketChatSim,
-    anchor: u64,
-    since_ms: u64,
+    anchor: Instant,
     window: Duration,
     limit: usize,
 ) {
-    let w = window.as_millis() as u64;
-    let mut per: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    assert_limited_calls_pacing(sim, anchor, None, window, limit);
+}
+
+/// [`assert_fixed_window_pacing`] for the calls made after `after`
+/// (the earlier ones bypassed the limit and did not count).
+fn assert_limited_calls_pacing(
+    sim: &RocketChatSim,
+    anchor: Instant,
+    after: Option<Instant>,
+    window: Duration,
+    limit: usize,
+) {
+    let mut per: BTreeMap<String, Vec<Instant>> = BTreeMap::new();
     for e in sim.log().entries() {
-        if e.path.ends_with("/info") || e.status == 401 || e.at_ms < since_ms {
+        if e.path.ends_with("/info") || e.status == 401 || after.is_some_and(|a| e.at <= a) {
             continue;
         }
-        per.entry(e.path.clone()).or_default().push(e.at_ms);
+        per.entry(e.path.clone()).or_default().push(e.at);
     }
     for (path, mut times) in per {
         times.sort_unstable();
         let (mut start, mut n, mut idx) = (anchor, 0, 0);
         for t in times {
-            if t.saturating_sub(start) >= w {
+            if t.saturating_duration_since(start) >= window {
                 (start, n, idx) = (t, 0, idx + 1);
             }
             n += 1;
             assert!(
                 n <= limit,
-                "{n} calls to {path} in server window {idx} from {start} (limit {limit})"
+                "{n} calls to {path} in server window {idx} from {:?} after the anchor (limit {limit})",
+                start - anchor
             );
         }
     }
@@ -280,11 +285,13 @@ async fn rejected_calls_wait_for_the_reset_and_complete() {
     // reset (calls already in flight land at the same instant).
     let entries = sim.log().entries();
     for (i, e) in entries.iter().enumerate().filter(|(_, e)| e.status == 429) {
-        let reset = anchor + ((e.at_ms - anchor) / 60_000 + 1) * 60_000;
+        let windows = (e.at - anchor).as_millis() / MINUTE.as_millis();
+        let reset = anchor + MINUTE * (windows as u32 + 1);
         for n in entries[i + 1..].iter().filter(|n| n.path == e.path) {
             assert!(
-                n.at_ms == e.at_ms || n.at_ms >= reset,
-                "{n:?} sent before the reset at {reset} after {e:?}"
+                n.at == e.at || n.at >= reset,
+                "{n:?} sent before the reset at {:?} after {e:?}",
+                reset - anchor
             );
         }
     }
@@ -973,7 +980,7 @@ async fn server_announcing_ten_per_second_is_paced_by_its_headers() {
         window: Duration::from_secs(1),
     });
     o.admin_bypasses_rate_limit = false;
-    let anchor = unix_millis();
+    let anchor = Instant::now();
     let sim = RocketChatSim::with_options(medium(), o);
     let server = sim.spawn().await;
     let c = connector(config(&server, &sim.admin()));
@@ -1051,7 +1058,7 @@ async fn bypass_revoked_mid_sync_switches_to_the_servers_pace_without_a_429_stor
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
             sim.set_permission_roles("api-bypass-rate-limit", &["bot", "app"]);
-            (calls_to(&sim, "/teams.members"), unix_millis())
+            (calls_to(&sim, "/teams.members"), Instant::now())
         })
     };
     let mut sink = MemorySink::default();
@@ -1059,7 +1066,7 @@ async fn bypass_revoked_mid_sync_switches_to_the_servers_pace_without_a_429_stor
         .run(&c, &mut sink)
         .await
         .unwrap();
-    let (switched_at, switched_ms) = watcher.await.unwrap();
+    let (switched_at, switched) = watcher.await.unwrap();
     eprintln!(
         "switched after {switched_at} members reads: {:?}, {} rejected",
         summary.stats.requests_by_endpoint,
@@ -1072,7 +1079,7 @@ async fn bypass_revoked_mid_sync_switches_to_the_servers_pace_without_a_429_stor
     assert!(rejected <= 8, "{rejected} rejections");
     assert!(summary.stats.rate_limit_waits > 0);
     // Windows after the switch are never overfilled.
-    assert_limited_calls_pacing(&sim, anchor, switched_ms + 1, MINUTE, 10);
+    assert_limited_calls_pacing(&sim, anchor, Some(switched), MINUTE, 10);
 }
 
 #[tokio::test(start_paused = true)]

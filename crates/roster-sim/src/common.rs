@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Body;
@@ -13,6 +13,39 @@ use bytes::Bytes;
 use roster_core::testkit::{Contract, Expected};
 use roster_core::{Entitlement, Grant, Resource};
 use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+/// Epoch milliseconds on the system clock: the dates a server stamps on its
+/// records (`createdAt`, `lastLogin`, `update_at`, …).
+pub(crate) fn system_millis() -> i64 {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// The epoch milliseconds (cut off, like `Date.now()`) the system clock
+/// will read at the tokio instant `at`: `SystemTime::now() + (at −
+/// Instant::now())`. A simulator keeps its windows on tokio's clock (so
+/// tests on a paused clock never really wait) and turns a window's end into
+/// an absolute header only when it answers, as a real server adds the time
+/// left in the window to its own clock (Rocket.Chat's `X-RateLimit-Reset`:
+/// `Date.now()` plus the limiter's time to reset). The client reads it back
+/// on the system clock.
+pub(crate) fn system_millis_at(at: Instant) -> u64 {
+    let now = Instant::now();
+    let sys = SystemTime::now();
+    let at_sys = if at >= now {
+        sys + (at - now)
+    } else {
+        sys - (now - at)
+    };
+    let ns = at_sys
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    u64::try_from(ns / 1_000_000).unwrap_or(u64::MAX)
+}
 
 /// The exact resources, entitlements and grants a correct sync of a
 /// simulated organisation produces, computed from what the generator
@@ -231,9 +264,9 @@ impl Faults {
 /// One request as the simulator saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoggedRequest {
-    /// Milliseconds since the Unix epoch (tokio-clock based, see
-    /// `roster_core::clock`).
-    pub at_ms: u64,
+    /// When the simulator received it, on tokio's clock (the clock its
+    /// rate-limit windows keep).
+    pub at: Instant,
     /// `GET`, `POST`, …
     pub method: String,
     /// The path without query.

@@ -17,6 +17,7 @@ use super::response::Response;
 use crate::error::{Error, Result};
 use crate::progress::ProgressEvent;
 use crate::ratelimit::RateLimitMode;
+use crate::ratelimit::Sent;
 use crate::retry::RetryPolicy;
 use crate::validate::format_duration;
 
@@ -227,6 +228,7 @@ impl HttpClient {
         inner.stats.request(&bucket);
         progress.event(ProgressEvent::Request(&bucket));
         tracing::trace!(endpoint = %label, "Sending request.");
+        let sent = Sent::now(inner.pacer.gate.margin());
         let resp = match req.send().await {
             Ok(r) => r,
             Err(e) => {
@@ -235,10 +237,10 @@ impl HttpClient {
             }
         };
         let status = resp.status().as_u16();
-        let info = inner
-            .pacer
-            .dialect
-            .parse(|name| resp.headers().get(name).and_then(|v| v.to_str().ok()));
+        let info = inner.pacer.dialect.parse_answer(
+            |name| resp.headers().get(name).and_then(|v| v.to_str().ok()),
+            Some(sent),
+        );
         let rejected = status == 429;
         inner.pacer.gate.observe(&gate_key, &info, rejected);
         if rejected {

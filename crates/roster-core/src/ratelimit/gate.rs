@@ -60,6 +60,11 @@ impl HeaderGate {
         }
     }
 
+    /// The time this gate waits past each reported reset.
+    pub(crate) fn margin(&self) -> Duration {
+        self.margin
+    }
+
     /// Waits until the server's last word allows a call in `key`, then
     /// counts the call as in flight. Returns the time waited. Every `wait`
     /// must be followed by [`observe`](Self::observe) or [`release`](Self::release).

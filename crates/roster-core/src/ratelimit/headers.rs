@@ -2,7 +2,7 @@
 //! `X-RateLimit-*` mean ([`RateLimitDialect`]), `Retry-After`, and the
 //! [`RateLimitInfo`] they amount to.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
 
@@ -61,6 +61,15 @@ impl RateLimitDialect {
     /// returns the value of the header it is asked for (by lowercase name),
     /// e.g. `|name| response.header(name)` for a [`Response`](crate::http::Response).
     pub fn parse<'a>(&self, header: impl Fn(&str) -> Option<&'a str>) -> RateLimitInfo {
+        self.parse_answer(header, None)
+    }
+
+    /// [`parse`](Self::parse) for the answer to a request sent at `sent`.
+    pub(crate) fn parse_answer<'a>(
+        &self,
+        header: impl Fn(&str) -> Option<&'a str>,
+        sent: Option<Sent>,
+    ) -> RateLimitInfo {
         let num = |name: &str| -> Option<u64> {
             header(name)?
                 .trim()
@@ -81,8 +90,30 @@ impl RateLimitDialect {
         let mut current = false;
         let reset_at = match self.reset {
             ResetHeader::EpochMillis => reset_raw.map(|raw| {
-                let wait = Duration::from_millis(raw.saturating_sub(clock::unix_millis()));
-                now + cap(wait)
+                // Epoch ms (Rocket.Chat: the server's `Date.now()` plus the
+                // limiter's time to reset): read on the system clock,
+                // scheduled on tokio's.
+                let at = UNIX_EPOCH + Duration::from_millis(raw);
+                let on_arrival = now + cap(clock::until_system_time(at));
+                // The server stamped it after the request left. Read against
+                // the clocks of that moment (to the end of the header's
+                // millisecond, which the server cut off), it names the same
+                // instant whenever the system clock and tokio's advance
+                // together: always, in production. Where they did not
+                // (tokio's clock paused in tests while real time passed in
+                // the exchange), the arrival reading falls short by that
+                // real time and the departure one bounds it: with the
+                // gate's margin, added to every reset, the wait never ends
+                // before it.
+                let on_departure = sent.map(|s| {
+                    let wait = (at + Duration::from_millis(1))
+                        .duration_since(s.system)
+                        .unwrap_or_default();
+                    (s.tokio + cap(wait))
+                        .checked_sub(s.margin)
+                        .unwrap_or(s.tokio)
+                });
+                on_departure.map_or(on_arrival, |d| d.max(on_arrival))
             }),
             ResetHeader::SecondsUntilFull => {
                 // A token bucket: each answer describes the bucket as it is
@@ -120,6 +151,26 @@ impl RateLimitDialect {
     }
 }
 
+/// When a request left, on tokio's clock and on the system clock, and the
+/// margin the gate will add to the reset its answer reports.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sent {
+    tokio: Instant,
+    system: SystemTime,
+    margin: Duration,
+}
+
+impl Sent {
+    /// Now, on both clocks, for a gate waking `margin` past each reset.
+    pub(crate) fn now(margin: Duration) -> Self {
+        Self {
+            tokio: Instant::now(),
+            system: SystemTime::now(),
+            margin,
+        }
+    }
+}
+
 /// The longest wait any header can impose.
 pub const MAX_HEADER_WAIT: Duration = Duration::from_secs(3600);
 
@@ -133,15 +184,9 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
         return (secs.is_finite() && secs >= 0.0)
             .then(|| Duration::from_secs_f64(secs.min(MAX_HEADER_WAIT.as_secs_f64())));
     }
+    // An HTTP-date is a wall-clock time: read it on the system clock.
     let at = httpdate::parse_http_date(value).ok()?;
-    let at_ms = at
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?
-        .as_millis()
-        .min(u128::from(u64::MAX)) as u64;
-    Some(Duration::from_millis(
-        at_ms.saturating_sub(clock::unix_millis()),
-    ))
+    Some(clock::until_system_time(at))
 }
 
 /// What a response said about rate limits.
@@ -191,17 +236,100 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn rocketchat_reset_is_epoch_millis() {
-        let reset = clock::unix_millis() + 42_000;
+        let real = std::time::Instant::now();
+        let system = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        let reset = system.unwrap().as_millis() as u64 + 42_000;
         let info = RateLimitDialect::ROCKETCHAT.parse(headers(&[
             ("x-ratelimit-limit", "10".into()),
             ("x-ratelimit-remaining", "0".into()),
             ("x-ratelimit-reset", reset.to_string()),
         ]));
         assert_eq!(info.remaining, Some(0));
-        assert_eq!(
-            info.reset_at.unwrap() - Instant::now(),
-            Duration::from_secs(42)
+        // 42 s less the real time since the system clock was read, up to the
+        // millisecond cut off.
+        let wait = info.reset_at.unwrap() - Instant::now();
+        let slack = real.elapsed() + Duration::from_millis(1);
+        assert!(
+            wait <= Duration::from_secs(42) && wait + slack >= Duration::from_secs(42),
+            "{wait:?}"
         );
+    }
+
+    /// Regression: an absolute reset is read on the system clock, not on a
+    /// clock that follows tokio's. After an hour of (paused) tokio time a
+    /// clock anchored at process start plus tokio's elapsed time ran an hour
+    /// ahead of the system clock and took a reset 42 s away for one long
+    /// past: no wait at all, and a 429 from a real server.
+    #[tokio::test(start_paused = true)]
+    async fn epoch_reset_is_read_on_the_system_clock_not_tokios() {
+        tokio::time::advance(Duration::from_secs(3600)).await;
+        let real = std::time::Instant::now();
+        let system_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let reset = system_ms + 42_000;
+        let info = RateLimitDialect::ROCKETCHAT.parse(headers(&[
+            ("x-ratelimit-limit", "10".into()),
+            ("x-ratelimit-remaining", "0".into()),
+            ("x-ratelimit-reset", reset.to_string()),
+        ]));
+        let wait = info.reset_at.unwrap() - Instant::now();
+        // 42 s less the real time that passed since the system clock was
+        // read (tokio's clock stands still), up to the millisecond cut off.
+        let slack = real.elapsed() + Duration::from_millis(1);
+        assert!(
+            wait <= Duration::from_secs(42) && wait + slack >= Duration::from_secs(42),
+            "{wait:?}"
+        );
+        // The same for an HTTP-date `Retry-After`, whole seconds.
+        let at = std::time::SystemTime::now() + Duration::from_secs(120);
+        let d = parse_retry_after(&httpdate::fmt_http_date(at)).unwrap();
+        assert!(
+            d > Duration::from_secs(118) && d <= Duration::from_secs(120),
+            "{d:?}"
+        );
+    }
+
+    /// Real time that passes in the exchange while tokio's clock stands
+    /// still (paused in tests) is not taken off the wait: read against the
+    /// system clock at departure, the reset is 42 s after the departure's
+    /// tokio instant (to the end of the header's millisecond), not 42 s less
+    /// 30 ms; less the gate's margin, which the gate adds back.
+    #[tokio::test(start_paused = true)]
+    async fn an_epoch_reset_counts_from_departure_when_tokio_stood_still() {
+        let system = SystemTime::now() - Duration::from_millis(30);
+        let sent = |margin| Sent {
+            tokio: Instant::now(),
+            system,
+            margin,
+        };
+        let reset = system.duration_since(UNIX_EPOCH).unwrap() + Duration::from_secs(42);
+        let pairs = [("x-ratelimit-reset", reset.as_millis().to_string())];
+        let lookup = headers(&pairs);
+        let ms = Duration::from_millis(1);
+        let dialect = RateLimitDialect::ROCKETCHAT;
+        for margin in [Duration::ZERO, Duration::from_millis(20)] {
+            let departed = dialect.parse_answer(&lookup, Some(sent(margin)));
+            let wait = departed.reset_at.unwrap() + margin - Instant::now();
+            assert!(
+                wait >= Duration::from_secs(42) && wait <= Duration::from_secs(42) + ms,
+                "{margin:?}: {wait:?}"
+            );
+        }
+        // Read on arrival alone, the 30 ms (and more) would be lost.
+        let arrived = dialect.parse(&lookup);
+        let lost = Duration::from_secs(42) - (arrived.reset_at.unwrap() - Instant::now());
+        assert!(lost >= Duration::from_millis(29), "{lost:?}");
+        // Never before the reading on arrival, and still capped.
+        let far = (SystemTime::now() + Duration::from_secs(7200))
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+            .to_string();
+        let pairs = [("x-ratelimit-reset", far)];
+        let capped = dialect.parse_answer(headers(&pairs), Some(sent(Duration::ZERO)));
+        assert_eq!(capped.reset_at, Some(Instant::now() + MAX_HEADER_WAIT));
     }
 
     #[tokio::test(start_paused = true)]

@@ -34,6 +34,7 @@ mod shared;
 
 pub use gate::DEFAULT_RESET_MARGIN;
 pub(crate) use gate::HeaderGate;
+pub(crate) use headers::Sent;
 pub use headers::{
     BucketScope, MAX_HEADER_WAIT, RateLimitDialect, RateLimitInfo, ResetHeader, parse_retry_after,
 };

@@ -340,6 +340,7 @@ impl MattermostSim {
     }
 }
 
+/// Now, in epoch milliseconds on the system clock (record dates).
 fn now_ms() -> i64 {
-    i64::try_from(roster_core::clock::unix_millis()).unwrap_or(i64::MAX)
+    crate::common::system_millis()
 }

@@ -37,7 +37,7 @@ pub(super) fn router(sim: MattermostSim) -> Router {
 /// The only handler: everything goes through here so that logging, rate
 /// limiting, auth and faults apply uniformly.
 pub(super) async fn entry(State(sim): State<MattermostSim>, req: Request) -> Response {
-    let at_ms = roster_core::clock::unix_millis();
+    let at = tokio::time::Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let query = req.uri().query().unwrap_or("").to_owned();
@@ -47,7 +47,7 @@ pub(super) async fn entry(State(sim): State<MattermostSim>, req: Request) -> Res
         .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |c| c.0.ip());
     let resp = answer(&sim, req, ip, &path, &query).await;
     sim.log().record(LoggedRequest {
-        at_ms,
+        at,
         method: method.to_string(),
         path,
         query,

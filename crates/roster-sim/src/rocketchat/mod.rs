@@ -14,8 +14,9 @@
 //!   first window is taken to have opened at server start minus
 //!   [`SimOptions::window_phase`]); every request counts, including rejected
 //!   429s and 400/403 answers; limited callers get `X-RateLimit-Limit`,
-//!   `X-RateLimit-Remaining` and `X-RateLimit-Reset` (epoch ms) on every
-//!   answer; callers holding `api-bypass-rate-limit` (admin, bot and app by
+//!   `X-RateLimit-Remaining` and `X-RateLimit-Reset` (epoch ms on the system
+//!   clock, like the server's `Date.now()` plus the time left; the windows
+//!   themselves run on tokio's clock) on every answer; callers holding `api-bypass-rate-limit` (admin, bot and app by
 //!   default) are not limited and get no headers;
 //! * `teams.members` lists **active users only** (`Users.findActive`, and
 //!   its `total` counts only them), while `teams.listAll`'s `numberOfUsers`
@@ -231,9 +232,9 @@ impl RocketChatSim {
                 .now
                 .unwrap_or_else(|| now_ms_i64().div_euclid(86_400_000) * 86_400_000),
         );
-        let phase_ms = u64::try_from(options.window_phase.as_millis()).unwrap_or(u64::MAX);
-        let anchor_ms = roster_core::clock::unix_millis().saturating_sub(phase_ms);
-        let limiter = Limiter::new(options.rate_limit.unwrap_or_default(), anchor_ms);
+        let now = tokio::time::Instant::now();
+        let anchor = now.checked_sub(options.window_phase).unwrap_or(now);
+        let limiter = Limiter::new(options.rate_limit.unwrap_or_default(), anchor);
         Self {
             inner: Arc::new(Inner {
                 org: Mutex::new(org),
@@ -359,6 +360,7 @@ impl RocketChatSim {
     }
 }
 
+/// Now, in epoch milliseconds on the system clock (record dates).
 fn now_ms_i64() -> i64 {
-    i64::try_from(roster_core::clock::unix_millis()).unwrap_or(i64::MAX)
+    crate::common::system_millis()
 }

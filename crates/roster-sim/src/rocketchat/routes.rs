@@ -8,13 +8,13 @@ use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
-use roster_core::clock::unix_millis;
 use serde_json::{Map, Value, json};
+use tokio::time::Instant;
 
 use super::limiter::RateInfo;
 use super::org::{Org, Role, Team, User, iso};
 use super::{RocketChatSim, SimOptions, now_ms_i64};
-use crate::common::{body_fault, json_response};
+use crate::common::{body_fault, json_response, system_millis_at};
 use crate::{Fault, LoggedRequest};
 
 const API: &str = "/api/v1/";
@@ -65,7 +65,7 @@ fn endpoint(method: &str, path: &str) -> Option<Endpoint> {
 }
 
 async fn handle(State(sim): State<RocketChatSim>, req: Request) -> Response {
-    let at_ms = unix_millis();
+    let at = Instant::now();
     let method = req.method().as_str().to_owned();
     let path = req.uri().path().to_owned();
     let query = req.uri().query().unwrap_or("").to_owned();
@@ -74,7 +74,7 @@ async fn handle(State(sim): State<RocketChatSim>, req: Request) -> Response {
     drop(req);
     let resp = sim.answer(&method, &path, &query, &headers, &client).await;
     sim.inner.log.record(LoggedRequest {
-        at_ms,
+        at,
         method,
         path,
         query,
@@ -167,8 +167,10 @@ fn server_error(status: u16) -> Response {
     )
 }
 
-fn too_many_requests(info: &RateInfo, now_ms: u64) -> Response {
-    let wait_s = info.reset_ms.saturating_sub(now_ms).div_ceil(1000);
+fn too_many_requests(info: &RateInfo, now: Instant) -> Response {
+    let wait_ms =
+        u64::try_from(info.reset_at.saturating_duration_since(now).as_millis()).unwrap_or(u64::MAX);
+    let wait_s = wait_ms.div_ceil(1000);
     json_response(
         StatusCode::TOO_MANY_REQUESTS,
         &json!({
@@ -178,11 +180,19 @@ fn too_many_requests(info: &RateInfo, now_ms: u64) -> Response {
     )
 }
 
+/// Sets `X-RateLimit-*`. The reset is absolute, epoch milliseconds on the
+/// system clock as the answer goes out: Rocket.Chat sends its `Date.now()`
+/// plus the limiter's time to reset, never a time derived from a monotonic
+/// clock. Set last, just before the answer leaves, so the real time between
+/// stamping it and the client reading it stays small.
 fn set_rate_headers(resp: &mut Response, info: &RateInfo) {
     let h = resp.headers_mut();
     h.insert("x-ratelimit-limit", HeaderValue::from(info.limit));
     h.insert("x-ratelimit-remaining", HeaderValue::from(info.remaining));
-    h.insert("x-ratelimit-reset", HeaderValue::from(info.reset_ms));
+    h.insert(
+        "x-ratelimit-reset",
+        HeaderValue::from(system_millis_at(info.reset_at)),
+    );
 }
 
 // -------------------------------------------------------------- permissions
@@ -491,7 +501,7 @@ impl RocketChatSim {
                 }
             };
             if options.rate_limit.is_some() && !perms.bypass {
-                let now = unix_millis();
+                let now = Instant::now();
                 // One bucket per route, with or without a trailing slash.
                 let route = path.strip_suffix('/').unwrap_or(path);
                 let (info, over) = self.inner.limiter.hit(method, route, client, now);
@@ -507,7 +517,7 @@ impl RocketChatSim {
         let early = match &fault {
             Some(Fault::ServerError(s)) => Some(server_error(*s)),
             Some(Fault::RateLimited) => {
-                let now = unix_millis();
+                let now = Instant::now();
                 let route = path.strip_suffix('/').unwrap_or(path);
                 let info = self.inner.limiter.exhausted(method, route, client, now);
                 rate = Some(info);

@@ -1,7 +1,7 @@
 //! Tests of the Rocket.Chat simulator against a spawned server.
 
 use std::collections::{HashMap, HashSet};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::header::HeaderMap;
 use roster_core::{
@@ -9,6 +9,7 @@ use roster_core::{
     Timestamp, UserStatus, UserTraits,
 };
 use serde_json::{Value, json};
+use tokio::time::Instant;
 
 use super::*;
 use crate::{Fault, FaultRule};
@@ -24,6 +25,11 @@ struct Resp {
     status: u16,
     headers: HeaderMap,
     body: Value,
+    /// Tokio's clock just before the request went out and just after the
+    /// answer came back.
+    tokio: (Instant, Instant),
+    /// The system clock at the same two moments.
+    system: (SystemTime, SystemTime),
 }
 
 impl Resp {
@@ -33,6 +39,43 @@ impl Resp {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok())
     }
+
+    /// Whether `X-RateLimit-Reset` names the window ending at `end` on
+    /// tokio's clock. The simulator stamps it, while the request is in
+    /// flight, as `SystemTime::now() + (end − Instant::now())` in epoch
+    /// milliseconds cut off: so it lies within a millisecond below
+    /// `system + (end − tokio)` for some moment between the two readings
+    /// of each clock. Exact up to the real time the request took.
+    fn resets_at(&self, end: Instant) -> bool {
+        self.resets_within(end..=end)
+    }
+
+    /// [`Self::resets_at`] some moment in `ends`.
+    fn resets_within(&self, ends: std::ops::RangeInclusive<Instant>) -> bool {
+        let Some(reset) = self.header("x-ratelimit-reset") else {
+            return false;
+        };
+        let reset = i128::from(reset) * 1_000_000;
+        let ns = |t: SystemTime| t.duration_since(UNIX_EPOCH).unwrap().as_nanos() as i128;
+        let between = |from: Instant, to: Instant| {
+            if to >= from {
+                (to - from).as_nanos() as i128
+            } else {
+                -((from - to).as_nanos() as i128)
+            }
+        };
+        let earliest = ns(self.system.0) + between(self.tokio.1, *ends.start());
+        let latest = ns(self.system.1) + between(self.tokio.0, *ends.end());
+        earliest - 1_000_000 < reset && reset <= latest
+    }
+}
+
+/// The system clock in epoch milliseconds.
+fn system_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
 }
 
 async fn get_with(
@@ -51,7 +94,9 @@ async fn get_with(
     for (k, v) in extra {
         req = req.header(*k, *v);
     }
+    let before = (Instant::now(), SystemTime::now());
     let resp = req.send().await.expect("request");
+    let after = (Instant::now(), SystemTime::now());
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let bytes = resp.bytes().await.expect("body");
@@ -60,6 +105,8 @@ async fn get_with(
         status,
         headers,
         body,
+        tokio: (before.0, after.0),
+        system: (before.1, after.1),
     }
 }
 
@@ -94,37 +141,32 @@ fn limited_admin() -> SimOptions {
 
 #[tokio::test(start_paused = true)]
 async fn eleventh_call_in_a_window_is_429_with_exact_body_and_epoch_ms_reset() {
+    let start = Instant::now();
     let sim = RocketChatSim::with_options(OrgSpec::small(), limited_admin());
-    let start_ms = roster_core::clock::unix_millis();
     let server = sim.spawn().await;
     let admin = sim.admin();
-    let mut resets = HashSet::new();
+    // One window for all ten: it ends 60 s after server start (tokio's
+    // clock), announced as epoch milliseconds on the system clock.
+    let end = start + Duration::from_secs(60);
     for i in 0..10u64 {
         let r = get(&server, &admin, "users.list?count=5").await;
         assert_eq!(r.status, 200, "call {i}");
         assert_eq!(r.header("x-ratelimit-limit"), Some(10));
         assert_eq!(r.header("x-ratelimit-remaining"), Some(9 - i));
-        resets.insert(r.header("x-ratelimit-reset").expect("reset"));
+        let reset = r.header("x-ratelimit-reset").expect("reset");
+        assert!(reset > 1_600_000_000_000, "epoch ms, not seconds: {reset}");
+        assert!(r.resets_at(end), "call {i}: {reset} at {:?}", r.system);
     }
-    assert_eq!(resets.len(), 1, "one window: {resets:?}");
-    let reset = *resets.iter().next().unwrap();
-    // Epoch milliseconds of the window end: server start + 60 s.
-    assert!(reset > 1_600_000_000_000, "epoch ms, not seconds: {reset}");
-    assert!(
-        reset.abs_diff(start_ms + 60_000) <= 5,
-        "{reset} vs {start_ms}"
-    );
     let r = get(&server, &admin, "users.list?count=5").await;
     assert_eq!(r.status, 429);
-    let now = roster_core::clock::unix_millis();
-    let wait = (reset - now).div_ceil(1000);
+    let wait = (end - Instant::now()).as_millis().div_ceil(1000);
     assert_eq!(
         r.body,
         json!({"success": false, "error": format!("{TOO_MANY} {wait} seconds before trying this endpoint again. [error-too-many-requests]")})
     );
     assert_eq!(r.header("x-ratelimit-remaining"), Some(0));
     assert_eq!(r.header("x-ratelimit-limit"), Some(10));
-    assert_eq!(r.header("x-ratelimit-reset"), Some(reset));
+    assert!(r.resets_at(end));
     assert!(r.headers.get("retry-after").is_none());
     // Another endpoint has its own bucket.
     assert_eq!(get(&server, &admin, "roles.list").await.status, 200);
@@ -139,11 +181,11 @@ async fn eleventh_call_in_a_window_is_429_with_exact_body_and_epoch_ms_reset() {
     assert_eq!(other.status, 200);
     assert_eq!(other.header("x-ratelimit-remaining"), Some(9));
     // After the reset the window is fresh.
-    tokio::time::sleep_until(roster_core::clock::instant_at_unix_millis(reset)).await;
+    tokio::time::sleep_until(end).await;
     let r = get(&server, &admin, "users.list?count=5").await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("x-ratelimit-remaining"), Some(9));
-    assert_eq!(r.header("x-ratelimit-reset"), Some(reset + 60_000));
+    assert!(r.resets_at(end + Duration::from_secs(60)));
     assert_eq!(sim.log().count_status(429), 1);
     // /api/info needs no auth and is never limited; /api/v1/info is gone.
     for _ in 0..20 {
@@ -164,9 +206,11 @@ async fn eleventh_call_in_a_window_is_429_with_exact_body_and_epoch_ms_reset() {
 
 #[tokio::test(start_paused = true)]
 async fn rejected_calls_and_errors_count_against_the_window() {
+    let start = Instant::now();
     let sim = RocketChatSim::with_options(OrgSpec::small(), limited(3, 60));
     let server = sim.spawn().await;
     let plain = sim.plain_user();
+    let end = start + Duration::from_secs(60);
     // 400 and 403 answers count.
     assert_eq!(
         get(&server, &plain, "teams.listAll?foo=1").await.status,
@@ -180,12 +224,12 @@ async fn rejected_calls_and_errors_count_against_the_window() {
     );
     let first = get(&server, &plain, "teams.listAll").await;
     assert_eq!(first.status, 429);
-    let reset = first.header("x-ratelimit-reset").unwrap();
+    assert!(first.resets_at(end));
     // Retrying inside the window keeps failing and never extends it.
     tokio::time::sleep(Duration::from_secs(30)).await;
     let again = get(&server, &plain, "teams.listAll").await;
     assert_eq!(again.status, 429);
-    assert_eq!(again.header("x-ratelimit-reset"), Some(reset));
+    assert!(again.resets_at(end));
     assert_eq!(sim.log().count_status(429), 2);
     // 401s are answered before the limiter and carry no headers.
     let bad = Credentials {
@@ -200,7 +244,7 @@ async fn rejected_calls_and_errors_count_against_the_window() {
     );
     assert!(r.headers.get("x-ratelimit-reset").is_none());
     assert_eq!(get_with(&server, None, "me", &[]).await.status, 401);
-    tokio::time::sleep_until(roster_core::clock::instant_at_unix_millis(reset)).await;
+    tokio::time::sleep_until(end).await;
     let r = get(&server, &plain, "teams.listAll").await;
     assert_eq!(
         (r.status, r.header("x-ratelimit-remaining")),
@@ -214,41 +258,39 @@ async fn windows_are_aligned_to_server_start_minus_phase_not_first_call() {
         window_phase: Duration::from_secs(45),
         ..limited_admin()
     };
-    let start_ms = roster_core::clock::unix_millis();
+    let start = Instant::now();
     let sim = RocketChatSim::with_options(OrgSpec::small(), opts);
     let server = sim.spawn().await;
     let admin = sim.admin();
     tokio::time::sleep(Duration::from_secs(5)).await;
     let r = get(&server, &admin, "roles.list").await;
-    let reset = r.header("x-ratelimit-reset").unwrap();
     // Started 45 s into a 60 s window: it ends 15 s after start, not 60 s after the call.
-    assert!(reset.abs_diff(start_ms + 15_000) <= 5, "{reset} {start_ms}");
+    let end = start + Duration::from_secs(15);
+    assert!(r.resets_at(end), "{:?}", r.header("x-ratelimit-reset"));
     for _ in 0..9 {
         assert_eq!(get(&server, &admin, "roles.list").await.status, 200);
     }
     assert_eq!(get(&server, &admin, "roles.list").await.status, 429);
     // The expired window is renewed lazily by the next call, 7 s after
     // the reset: the new window ends 60 s after that call.
-    tokio::time::sleep_until(roster_core::clock::instant_at_unix_millis(reset + 7_000)).await;
-    let renewed_at = roster_core::clock::unix_millis();
+    tokio::time::sleep_until(end + Duration::from_secs(7)).await;
+    let renewed_at = Instant::now();
     let r = get(&server, &admin, "roles.list").await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("x-ratelimit-remaining"), Some(9));
-    let renewed = r.header("x-ratelimit-reset").unwrap();
+    assert!(r.resets_at(renewed_at + Duration::from_secs(60)));
     assert!(
-        renewed.abs_diff(renewed_at + 60_000) <= 5,
-        "{renewed} vs {renewed_at}"
+        !r.resets_at(end + Duration::from_secs(60)),
+        "not aligned to the old grid"
     );
-    assert_ne!(renewed, reset + 60_000, "not aligned to the old grid");
 
     // A first call late in a window gets the same reset as an early one.
+    let start2 = Instant::now();
     let sim2 = RocketChatSim::with_options(OrgSpec::small(), limited_admin());
     let s2 = sim2.spawn().await;
     tokio::time::sleep(Duration::from_secs(50)).await;
     let r = get(&s2, &sim2.admin(), "me").await;
-    let reset2 = r.header("x-ratelimit-reset").unwrap();
-    let now = roster_core::clock::unix_millis();
-    assert!(reset2 - now <= 10_001, "{reset2} {now}");
+    assert!(r.resets_at(start2 + Duration::from_secs(60)));
 }
 
 #[tokio::test(start_paused = true)]
@@ -927,7 +969,10 @@ async fn faults_fire_exactly_times() {
     assert_eq!(r.status, 429);
     assert!(r.body["error"].as_str().unwrap().starts_with(TOO_MANY));
     assert_eq!(r.header("x-ratelimit-remaining"), Some(0));
-    assert!(r.header("x-ratelimit-reset").unwrap() > roster_core::clock::unix_millis());
+    // An exhausted window ending a minute from now (no bucket was open).
+    assert!(r.header("x-ratelimit-reset").unwrap() > system_ms());
+    let minute = Duration::from_secs(60);
+    assert!(r.resets_within(r.tokio.0 + minute..=r.tokio.1 + minute));
     assert_eq!(get(&server, &admin, "roles.list").await.status, 200);
 
     sim.faults()
@@ -1075,7 +1120,7 @@ async fn slow_fault_delays_and_log_records_everything() {
         log.iter()
             .all(|e| e.method == "GET" && e.path == "/api/v1/roles.list")
     );
-    assert!(log.windows(2).all(|w| w[0].at_ms <= w[1].at_ms));
+    assert!(log.windows(2).all(|w| w[0].at <= w[1].at));
 }
 
 /// `cargo test -p roster-sim --release -- --ignored large_org_generates_quickly`
