@@ -99,13 +99,13 @@ pub fn listing_requests(paging: Paging, limits: &PagingLimits, rows: u64) -> u64
         } => {
             let per = u64::from(server_cap.map_or(per_page, |c| per_page.min(c)).max(1));
             let probe = server_cap.is_none() && !rows.is_multiple_of(per);
-            rows / per + 1 + u64::from(probe)
+            (rows / per).saturating_add(1 + u64::from(probe))
         }
         Paging::Offset { count: 0 } | Paging::Cursor => 1,
         Paging::Offset { count } => rows.div_ceil(u64::from(count)).max(1),
     };
     if limits.confirm_multi_page && pages > 1 {
-        pages * 2
+        pages.saturating_mul(2)
     } else {
         pages
     }
@@ -121,13 +121,13 @@ pub fn sampled_listing_requests(
     sample: &[u64],
 ) -> u64 {
     if sample.is_empty() {
-        return listings * listing_requests(paging, limits, 0);
+        return listings.saturating_mul(listing_requests(paging, limits, 0));
     }
-    let sampled: u64 = sample
+    let sampled: u128 = sample
         .iter()
-        .map(|&rows| listing_requests(paging, limits, rows))
+        .map(|&rows| u128::from(listing_requests(paging, limits, rows)))
         .sum();
-    let n = u128::from(listings) * u128::from(sampled);
+    let n = u128::from(listings).saturating_mul(sampled);
     u64::try_from(n.div_ceil(sample.len() as u128)).unwrap_or(u64::MAX)
 }
 
@@ -188,8 +188,7 @@ impl Workload {
         self.reads
             .iter()
             .filter(|r| r.endpoint == endpoint)
-            .map(|r| r.requests)
-            .sum()
+            .fold(0u64, |sum, r| sum.saturating_add(r.requests))
     }
 }
 
@@ -472,7 +471,7 @@ impl Planner {
         }
         match (pace.server, pace.client) {
             (Some(server), _) if pace.server_paces() && self.server_limits() => {
-                let raised = Rate::new(server.calls * 3, server.window);
+                let raised = Rate::new(server.calls.saturating_mul(3), server.window);
                 let fixed = matches!(self.mode, RateLimitMode::Fixed(_));
                 // A fixed quota would be raised to match; auto and off
                 // follow the server's headers.
@@ -825,7 +824,9 @@ impl Plan {
 impl Plan {
     /// Total requests.
     pub fn requests(&self) -> u64 {
-        self.buckets.iter().map(|b| b.requests).sum()
+        self.buckets
+            .iter()
+            .fold(0u64, |sum, b| sum.saturating_add(b.requests))
     }
 
     /// The estimate as a duration.
@@ -848,8 +849,10 @@ impl Plan {
                 _ => n,
             };
             let parallel = if b.concurrent { concurrency } else { 1 };
-            let bucket = b.min_duration_ms.saturating_mul(1000)
-                + self.latency_us.saturating_mul(tail.div_ceil(parallel));
+            let bucket = b
+                .min_duration_ms
+                .saturating_mul(1000)
+                .saturating_add(self.latency_us.saturating_mul(tail.div_ceil(parallel)));
             us = us.max(bucket);
         }
         if let Some(shared) = self.shared_limit {
@@ -876,7 +879,7 @@ impl Plan {
     /// least a tenth of the estimate and a second.
     pub fn advise(&mut self, faster: Duration, make: impl FnOnce(u64) -> Advice) {
         let now = self.estimated();
-        if faster + now / 10 < now && now - faster >= Duration::from_secs(1) {
+        if faster.saturating_add(now / 10) < now && now - faster >= Duration::from_secs(1) {
             self.advice.push(make(faster.as_millis() as u64));
         }
     }
@@ -997,6 +1000,41 @@ mod tests {
         )
         .plan(&work);
         assert_eq!(shared.estimated(), Duration::from_secs(16));
+    }
+
+    #[test]
+    fn hostile_totals_and_limits_saturate_instead_of_panicking() {
+        let huge = u64::MAX;
+        let per_one = Paging::PageNumber {
+            per_page: 1,
+            server_cap: None,
+        };
+        assert_eq!(
+            listing_requests(per_one, &PagingLimits::confirming(), huge),
+            u64::MAX
+        );
+        let members = sampled_listing_requests(MM, &PagingLimits::confirming(), huge, &[huge; 4]);
+        assert_eq!(members, u64::MAX);
+        let work = Workload::new()
+            .sequential(Endpoint::get("/users"), huge)
+            .concurrent(Endpoint::get("/members"), members)
+            .sequential(Endpoint::get("/users"), huge);
+        assert_eq!(work.requests_of(Endpoint::get("/users")), u64::MAX);
+        let server = Rate::new(huge, Duration::from_secs(1));
+        let planner = Planner::for_pace(
+            Pace::unlimited(BucketScope::Global).server(Some(Rate::new(1, Duration::MAX))),
+        )
+        .latency(Duration::from_secs(3600));
+        let plan = planner.plan(&work);
+        assert_eq!(plan.requests(), u64::MAX);
+        let _ = plan.clone().at_concurrency(1).estimated();
+        let _ = planner.advice(&work, "raise");
+        let limited =
+            Planner::for_pace(Pace::unlimited(BucketScope::PerEndpoint).server(Some(server)));
+        let _ = limited.advice(&work, "raise");
+        let mut long = Plan::default().estimated_ms(u64::MAX);
+        long.advise(Duration::MAX, |_| Advice::Text("never".to_owned()));
+        assert!(long.advice.is_empty());
     }
 
     #[test]
