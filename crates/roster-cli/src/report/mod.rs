@@ -627,6 +627,7 @@ fn emit<T: Serialize>(
     text: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
     csv: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
     page: impl FnOnce() -> html::Page,
+    summary: Option<String>,
 ) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     let written = match format {
@@ -638,10 +639,15 @@ fn emit<T: Serialize>(
     .and_then(|()| out.flush());
     match written {
         // The reader went away (`roster report … | head`): nothing to add.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(anyhow::Error::from(e).context("cannot write the report")),
-        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => return Err(anyhow::Error::from(e).context("cannot write the report")),
+        Ok(()) => {}
     }
+    // The table ends with its summary line; other formats say it on stderr.
+    if let Some(line) = summary.filter(|_| format != TableFormat::Table) {
+        eprintln!("roster: {line}");
+    }
+    Ok(())
 }
 
 /// Runs `roster report …`; returns the exit code.
@@ -657,6 +663,7 @@ pub fn run(report: &Report) -> anyhow::Result<u8> {
                 |o| rep.write_table(o),
                 |o| rep.write_csv(o),
                 || rep.page(),
+                None,
             )?;
             if args.input.format == TableFormat::Csv {
                 for line in rep.totals_lines() {
@@ -685,10 +692,8 @@ pub fn run(report: &Report) -> anyhow::Result<u8> {
                 |o| rep.write_table(o),
                 |o| rep.table(false).write_csv(o),
                 || rep.page(),
+                Some(rep.summary_line()),
             )?;
-            if args.input.format != TableFormat::Table {
-                eprintln!("roster: {}", rep.summary_line());
-            }
             Ok(exit::OK)
         }
         Report::Offboarding(args) => {
@@ -713,10 +718,8 @@ pub fn run(report: &Report) -> anyhow::Result<u8> {
                 |o| rep.write_table(o),
                 |o| rep.table().write_csv(o),
                 || rep.page(),
+                Some(rep.summary_line()),
             )?;
-            if args.input.format != TableFormat::Table {
-                eprintln!("roster: {}", rep.summary_line());
-            }
             Ok(if rep.passed {
                 exit::OK
             } else {
@@ -733,10 +736,8 @@ pub fn run(report: &Report) -> anyhow::Result<u8> {
                 |o| rep.write_table(o),
                 |o| rep.table(false).write_csv(o),
                 || rep.page(),
+                Some(rep.summary_line()),
             )?;
-            if args.input.format != TableFormat::Table {
-                eprintln!("roster: {}", rep.summary_line());
-            }
             Ok(exit::OK)
         }
     }
