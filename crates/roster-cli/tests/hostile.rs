@@ -719,12 +719,11 @@ async fn sqlite_view_over_endless_cte_is_refused_quickly() {
     assert!(started.elapsed() < Duration::from_secs(10), "took too long");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn reading_a_sqlite_snapshot_leaves_the_directory_unchanged() {
+/// A SQLite snapshot of a small simulated Mattermost, synced into `dir`.
+async fn synced_sqlite(dir: &Path) -> std::path::PathBuf {
     let sim = MattermostSim::new(mm::OrgSpec::small());
     let server = sim.spawn().await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("snap.sqlite");
+    let db = dir.join("snap.sqlite");
     roster(
         &[
             "sync",
@@ -738,6 +737,13 @@ async fn reading_a_sqlite_snapshot_leaves_the_directory_unchanged() {
     )
     .await
     .assert_code(0);
+    db
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reading_a_sqlite_snapshot_leaves_the_directory_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = synced_sqlite(dir.path()).await;
     // A database switched to WAL mode makes ordinary readers create
     // `-wal` and `-shm` files beside it.
     {
@@ -759,23 +765,8 @@ async fn reading_a_sqlite_snapshot_leaves_the_directory_unchanged() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sqlite_snapshot_with_deleted_rows_is_refused() {
-    let sim = MattermostSim::new(mm::OrgSpec::small());
-    let server = sim.spawn().await;
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("snap.sqlite");
-    roster(
-        &[
-            "sync",
-            "mattermost",
-            "--base-url",
-            &server.base_url(),
-            "--out",
-            s(&db),
-        ],
-        &[("BATON_API_TOKEN", MattermostSim::ADMIN_TOKEN)],
-    )
-    .await
-    .assert_code(0);
+    let db = synced_sqlite(dir.path()).await;
     roster(&["diff", s(&db), s(&db)], &[]).await.assert_code(0);
     {
         let conn = rusqlite::Connection::open(&db).unwrap();
